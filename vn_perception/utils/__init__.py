@@ -1,0 +1,1 @@
+"""Small shared helpers (devices, equivariance checks)."""
