@@ -1,0 +1,172 @@
+"""Synthetic partial views: what a depth camera sees of one object, as a labelled point set.
+
+One view (`render_view`):
+  1. orientation `R` (object -> camera frame) by protocol:
+     * `so3`: uniform random rotation;
+     * `z`: the object stands on its canonical base (mesh +z up, see `data/ycbv.py`), turned by a uniform yaw
+       about its up axis, seen by a camera pitched down by `elevation` (uniform in `elevation_deg`):
+       `R = Rx(90 deg + elevation) Rz(yaw)`. With elevation 0 this is a pure rotation about the camera-frame
+       up axis (-y in the optical frame: x right, y down, z forward);
+  2. position: the object's bounding-box centre at a distance uniform in `distance_m` along the ray of a
+     uniform pixel of the central part of the image (`image_margin` cut off each side);
+  3. ray casting of the object's pixel window only (`PinholeCamera.roi_of`), intrinsics drawn from `cameras`;
+  4. `DepthNoise` (axial noise growing with distance and incidence, grazing/edge dropout, quantisation),
+     back-projection to camera-frame points;
+  5. segmentation artefacts: with probability `support_cut_prob` the points within `support_cut_m` (uniform)
+     of the object's lowest point along the world up direction are dropped (a plane fit removes the table
+     and the bottom rim with it); with probability `occlusion_prob` an occluder hides the part of the object
+     beyond a random line of the image (up to `occlusion_max` of its points);
+  6. centring on the mean of the kept points (metric scale kept: no rescaling), sampling to `num_points`
+     (`sample_points`).
+
+The world up direction in the camera frame is `Rx(elevation) @ (0, -1, 0)` for both protocols.
+Deterministic for a given `numpy.random.Generator` state.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from vn_perception.data.camera import DepthNoise, PinholeCamera, posed, render_depth
+
+PROTOCOLS = ("z", "so3")
+
+#: intrinsics seen in practice at 640x480: Kinect/Xtion (525 px), RealSense D435 (615 px), the YCB-Video
+#: Xtion calibration (~1067 px); each view draws one.
+DEFAULT_CAMERAS = (PinholeCamera.kinect(), PinholeCamera.d435(),
+                   PinholeCamera(640, 480, 1066.8, 1067.5, 313.0, 241.3))
+
+
+@dataclass(frozen=True)
+class ViewConfig:
+    """Parameters of `render_view` (distances metres, angles degrees, probabilities in [0, 1])."""
+
+    protocol: str = "so3"
+    num_points: int = 512
+    distance_m: tuple = (0.45, 1.4)
+    elevation_deg: tuple = (0.0, 60.0)
+    image_margin: float = 0.1
+    cameras: tuple = DEFAULT_CAMERAS
+    noise: DepthNoise = field(default_factory=DepthNoise)
+    support_cut_prob: float = 0.5
+    support_cut_m: tuple = (0.002, 0.012)
+    occlusion_prob: float = 0.3
+    occlusion_max: float = 0.5
+    min_points: int = 48
+    farthest_point: bool = False
+    max_attempts: int = 20
+
+    def __post_init__(self):
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"unknown protocol {self.protocol!r}: expected one of {PROTOCOLS}")
+
+    def describe(self):
+        """JSON-able summary (checkpoint metadata, cache keys)."""
+        return {"protocol": self.protocol, "num_points": self.num_points, "distance_m": list(self.distance_m),
+                "elevation_deg": list(self.elevation_deg), "image_margin": self.image_margin,
+                "cameras": [[c.width, c.height, c.fx, c.fy, c.cx, c.cy] for c in self.cameras],
+                "noise": vars(self.noise), "support_cut_prob": self.support_cut_prob,
+                "support_cut_m": list(self.support_cut_m), "occlusion_prob": self.occlusion_prob,
+                "occlusion_max": self.occlusion_max, "min_points": self.min_points,
+                "farthest_point": self.farthest_point}
+
+
+@dataclass
+class View:
+    """One labelled partial view: `points [num_points, 3]` float32 metres, camera frame minus `centroid`;
+    `centroid [3]` (mean of all kept points, camera frame); `rotation [3, 3]` object -> camera;
+    `translation [3]` the mesh origin in the camera frame; `up [3]` the world up direction in the camera
+    frame; `num_visible` points before sampling."""
+
+    points: np.ndarray
+    centroid: np.ndarray
+    rotation: np.ndarray
+    translation: np.ndarray
+    up: np.ndarray
+    num_visible: int
+
+
+def rotation_z_protocol(rng, elevation_deg):
+    """Upright object, uniform yaw, camera pitched down by an elevation in `elevation_deg`: `(R, up_camera)`."""
+    yaw = rng.uniform(0.0, 2 * np.pi)
+    elevation = np.deg2rad(rng.uniform(*elevation_deg))
+    R = Rotation.from_euler("xz", [np.pi / 2 + elevation, yaw]).as_matrix()
+    return R, world_up(elevation)
+
+
+def world_up(elevation_rad):
+    """The world up direction in the optical frame of a camera pitched down by `elevation_rad`."""
+    return Rotation.from_euler("x", elevation_rad).apply([0.0, -1.0, 0.0])
+
+
+def sample_points(points, num_points, rng, farthest_point=False):
+    """`num_points` rows of `points [M, 3]`: without replacement when M >= num_points (random, or farthest
+    point sampling from a random start), else all points plus random repeats."""
+    m = len(points)
+    if m < num_points:
+        extra = rng.integers(0, m, num_points - m)
+        return points[np.concatenate([rng.permutation(m), extra])]
+    if not farthest_point:
+        return points[rng.choice(m, num_points, replace=False)]
+    chosen = np.empty(num_points, dtype=int)
+    chosen[0] = rng.integers(m)
+    dist = np.full(m, np.inf)
+    for i in range(1, num_points):
+        dist = np.minimum(dist, np.sum((points - points[chosen[i - 1]]) ** 2, axis=1))
+        chosen[i] = int(np.argmax(dist))
+    return points[chosen]
+
+
+def occlude(points, rng, max_fraction):
+    """Drop the points beyond a random line of the image (points `[M, 3]`, camera frame, z > 0):
+    between 0 and `max_fraction` of them."""
+    direction = rng.normal(size=2)
+    direction /= np.linalg.norm(direction)
+    s = (points[:, :2] / points[:, 2:3]) @ direction
+    threshold = np.quantile(s, 1.0 - rng.uniform(0.0, max_fraction))
+    return points[s <= threshold]
+
+
+def support_cut(points, lowest, up, height_m):
+    """Drop points `[M, 3]` less than `height_m` above `lowest` (the support height along unit `up`)."""
+    return points[points @ up > lowest + height_m]
+
+
+def render_view(mesh, config, rng):
+    """One `View` of `mesh` (a `trimesh.Trimesh` in its object frame, metres) drawn with `rng`.
+
+    Retries with fresh draws (same generator) when fewer than `config.min_points` points survive;
+    raises RuntimeError after `config.max_attempts`.
+    """
+    centre = mesh.bounds.mean(axis=0)
+    for _ in range(config.max_attempts):
+        if config.protocol == "so3":
+            R = Rotation.random(random_state=rng).as_matrix()
+            up = world_up(np.deg2rad(rng.uniform(*config.elevation_deg)))
+        else:
+            R, up = rotation_z_protocol(rng, config.elevation_deg)
+        camera = config.cameras[rng.integers(len(config.cameras))]
+        u = rng.uniform(config.image_margin, 1 - config.image_margin) * camera.width
+        v = rng.uniform(config.image_margin, 1 - config.image_margin) * camera.height
+        ray = np.array([(u - camera.cx) / camera.fx, (v - camera.cy) / camera.fy, 1.0])
+        distance = rng.uniform(*config.distance_m)
+        t = ray / np.linalg.norm(ray) * distance - R @ centre
+        in_camera = posed(mesh, R, t)
+        roi = camera.roi_of(in_camera.vertices)
+        rendered = render_depth([in_camera], camera, roi)
+        with np.errstate(invalid="ignore"):  # inf - inf next to pixels without return: handled by DepthNoise
+            depth = config.noise.apply(rendered.depth, rendered.incidence, camera.fx, rng)
+        points = camera.back_project(depth, roi).reshape(-1, 3)
+        points = points[np.isfinite(points[:, 2])].astype(np.float64)
+        if rng.random() < config.support_cut_prob and len(points):
+            lowest = float(np.min(in_camera.vertices @ up))
+            points = support_cut(points, lowest, up, rng.uniform(*config.support_cut_m))
+        if rng.random() < config.occlusion_prob and len(points) > config.min_points:
+            points = occlude(points, rng, config.occlusion_max)
+        if len(points) < config.min_points:
+            continue
+        centroid = points.mean(axis=0)
+        sampled = sample_points(points - centroid, config.num_points, rng, config.farthest_point)
+        return View(sampled.astype(np.float32), centroid.astype(np.float32), R.astype(np.float32),
+                    t.astype(np.float32), up.astype(np.float32), len(points))
+    raise RuntimeError(f"no view with >= {config.min_points} points after {config.max_attempts} attempts")
