@@ -90,7 +90,7 @@ def rotation_z_protocol(rng, elevation_deg):
     """Upright object, uniform yaw, camera pitched down by an elevation in `elevation_deg`: `(R, up_camera)`."""
     yaw = rng.uniform(0.0, 2 * np.pi)
     elevation = np.deg2rad(rng.uniform(*elevation_deg))
-    R = Rotation.from_euler("xz", [np.pi / 2 + elevation, yaw]).as_matrix()
+    R = Rotation.from_euler("zx", [yaw, np.pi / 2 + elevation]).as_matrix()  # extrinsic: yaw first
     return R, world_up(elevation)
 
 

@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+import trimesh
+
+from vn_perception.data.camera import DepthNoise
+from vn_perception.data.views import ViewConfig, render_view, sample_points
+
+BOX_EXTENTS = np.array([0.10, 0.06, 0.04])
+
+
+def _box():
+    return trimesh.creation.box(BOX_EXTENTS)
+
+
+def _in_object_frame(view):
+    """Camera-frame points of a view moved back into the mesh frame: R^T (p + centroid - t)."""
+    return (view.points.astype(np.float64) + view.centroid - view.translation) @ view.rotation.astype(np.float64)
+
+
+@pytest.mark.parametrize("protocol", ["z", "so3"])
+def test_views_are_deterministic_for_a_seed(protocol):
+    config = ViewConfig(protocol=protocol, num_points=128)
+    a = render_view(_box(), config, np.random.default_rng(5))
+    b = render_view(_box(), config, np.random.default_rng(5))
+    c = render_view(_box(), config, np.random.default_rng(6))
+    for name in ("points", "centroid", "rotation", "translation"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    assert not np.allclose(a.rotation, c.rotation)
+
+
+@pytest.mark.parametrize("protocol", ["z", "so3"])
+def test_views_are_metric_and_labels_map_points_onto_the_mesh(protocol):
+    config = ViewConfig(protocol=protocol, num_points=256, noise=DepthNoise.none(), support_cut_prob=0.0,
+                        occlusion_prob=0.0)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        view = render_view(_box(), config, rng)
+        assert view.points.shape == (256, 3) and view.points.dtype == np.float32
+        np.testing.assert_allclose(view.points.mean(axis=0), 0.0, atol=0.01)   # centred, no rescaling
+        assert 0.45 - 0.07 < np.linalg.norm(view.centroid) < 1.4 + 0.07
+        assert np.ptp(view.points, axis=0).max() <= np.linalg.norm(BOX_EXTENTS) + 1e-3
+        assert np.ptp(view.points, axis=0).max() >= BOX_EXTENTS.min()
+        np.testing.assert_allclose(view.rotation @ view.rotation.T, np.eye(3), atol=1e-5)
+        assert np.linalg.det(view.rotation) == pytest.approx(1.0, abs=1e-5)
+        # every point lies on a face of the box: one coordinate at +-half extent (float32 rounding at ~1 m)
+        gap = np.min(np.abs(np.abs(_in_object_frame(view)) - BOX_EXTENTS / 2), axis=1)
+        assert np.max(gap) < 2e-4
+
+
+def test_z_protocol_keeps_the_object_upright_and_cuts_the_support():
+    config = ViewConfig(protocol="z", num_points=256, noise=DepthNoise.none(), support_cut_prob=1.0,
+                        support_cut_m=(0.01, 0.01), occlusion_prob=0.0, elevation_deg=(20.0, 50.0))
+    view = render_view(_box(), config, np.random.default_rng(1))
+    np.testing.assert_allclose(view.rotation[:, 2], view.up, atol=1e-6)     # mesh +z is world up
+    elevation = np.degrees(np.arcsin(-view.up[2]))
+    assert 20.0 - 1e-3 <= elevation <= 50.0 + 1e-3
+    heights = _in_object_frame(view)[:, 2]
+    assert heights.min() >= -BOX_EXTENTS[2] / 2 + 0.01 - 1e-4
+
+
+def test_noise_and_occlusion_keep_points_near_the_surface():
+    config = ViewConfig(num_points=256, occlusion_prob=1.0)
+    rng = np.random.default_rng(2)
+    for _ in range(5):
+        view = render_view(_box(), config, rng)
+        gap = np.min(np.abs(np.abs(_in_object_frame(view)) - BOX_EXTENTS / 2), axis=1)
+        assert np.median(gap) < 0.004
+
+
+def test_sample_points_counts_and_repeats():
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(50, 3))
+    few = sample_points(points, 80, rng)
+    assert few.shape == (80, 3) and len(np.unique(few, axis=0)) == 50
+    many = sample_points(points, 20, rng, farthest_point=True)
+    assert len(np.unique(many, axis=0)) == 20
