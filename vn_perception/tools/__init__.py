@@ -1,0 +1,1 @@
+"""Command-line tools (`vn-perception COMMAND`, see `vn_perception.cli`)."""
