@@ -1,0 +1,81 @@
+"""The scene pipeline as the node runs it: loaded once, re-configured in place, retried on the CPU (ROS-free).
+
+    inference = Inference(model_path="", device="auto", segmentation=SegmentationConfig())
+    detections, retried_on_cpu = inference.run(points)     # points (H, W, 3) or (N, 3), sensor frame, metres
+
+A frame whose inference fails with a RuntimeError on an accelerator (CUDA out of memory, a driver error) is
+run again on the CPU with the same weights; the next frame tries the accelerator again.
+"""
+import torch
+
+from vn_perception.utils.device import resolve_device
+
+__all__ = ["ModelLoadError", "load_pipeline", "Inference"]
+
+
+class ModelLoadError(RuntimeError):
+    """The classifier could not be loaded: the message names the path and the reason."""
+
+
+def load_pipeline(model_path, device, segmentation, classifier=None):
+    """ScenePipeline with `segmentation` (SegmentationConfig) and the classifier at `model_path` ('' = the
+    shipped default) on `device`; `classifier` given: reuse it (no reload)."""
+    from vn_perception.pipeline import ScenePipeline
+    if classifier is None:
+        from vn_perception.classifier import ObjectClassifier
+        classifier = ObjectClassifier.load(model_path or None, device=device)
+    return ScenePipeline.from_config({"segmentation": segmentation.to_dict()}, classifier=classifier)
+
+
+class Inference:
+    """A ScenePipeline on the resolved device, with a lazily built CPU twin for failed frames.
+
+    factory(model_path, device, segmentation, classifier=None) -> pipeline (default: load_pipeline); a
+    pipeline has `.process(points) -> list[Detection]` and `.classifier` (`.classes`, `.symmetries`).
+    Raises ModelLoadError (path and reason) when the model cannot be loaded.
+    """
+
+    def __init__(self, model_path, device, segmentation, factory=load_pipeline):
+        self.model_path = model_path
+        self.requested_device = device
+        self.device = str(resolve_device(device))
+        self._factory = factory
+        self._segmentation = segmentation
+        try:
+            self.pipeline = factory(model_path, self.device, segmentation)
+        except Exception as e:  # noqa: BLE001 - any loading failure stops the node with its reason
+            where = model_path or "the shipped default model"
+            raise ModelLoadError(f"cannot load the classifier from {where}: {type(e).__name__}: {e}") from e
+        self._cpu_pipeline = None
+
+    @property
+    def classifier(self):
+        return self.pipeline.classifier
+
+    @property
+    def cuda_fell_back(self):
+        """True when CUDA was requested but is not available (running on the CPU instead)."""
+        return self.requested_device.startswith("cuda") and self.device == "cpu"
+
+    def reconfigure(self, segmentation):
+        """Use new segmentation settings from the next frame on (same classifier, no reload)."""
+        pipeline = self._factory(self.model_path, self.device, segmentation, classifier=self.pipeline.classifier)
+        cpu_pipeline = None
+        if self._cpu_pipeline is not None:
+            cpu_pipeline = self._factory(self.model_path, "cpu", segmentation,
+                                         classifier=self._cpu_pipeline.classifier)
+        self._segmentation, self.pipeline, self._cpu_pipeline = segmentation, pipeline, cpu_pipeline
+
+    def run(self, points):
+        """(detections, retried_on_cpu) for one cloud; a RuntimeError on an accelerator is retried on the CPU."""
+        pipeline = self.pipeline
+        try:
+            return pipeline.process(points), False
+        except RuntimeError:
+            if self.device == "cpu":
+                raise
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        if self._cpu_pipeline is None:
+            self._cpu_pipeline = self._factory(self.model_path, "cpu", self._segmentation)
+        return self._cpu_pipeline.process(points), True
