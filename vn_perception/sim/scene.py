@@ -104,6 +104,12 @@ def ground_truth(scene, rotation, eye, instance, min_visible_pixels, id_prefix="
     return out
 
 
+def render_poses(poses, meshes_by_label, camera):
+    """Noise-free `data.camera.RenderResult` of ObjectPoses (object -> camera), each drawn with the mesh of its
+    label (instance k = poses[k]); checks a ground truth against a cloud."""
+    return render_depth([posed(meshes_by_label[p.label], p.rotation, p.position) for p in poses], camera)
+
+
 def simulate(models, config=SimulationConfig()):
     """Yield the `SimulatedFrame`s of `config.scenes` scenes x `config.frames_per_scene` frames, one frame
     period (1 / fps) apart. Each scene draws from its own child of `config.seed` (scenes do not depend on the

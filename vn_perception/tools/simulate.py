@@ -10,6 +10,7 @@ results[0].pose.pose and bbox.center, bbox.size = mesh extents, id = "sceneS/obj
 Objects hidden (fewer than --min-visible-pixels returns) are left out of that frame's ground truth.
 Metadata version 8 (readable by Humble and newer). The same arguments give the same bag.
 """
+import sys
 from pathlib import Path
 
 from tqdm import tqdm
@@ -79,6 +80,9 @@ def write_bag(out, frames, storage="mcap", total=None):
 
 
 def run(args):
+    if args.out.exists():
+        print(f"vn-perception simulate: {args.out} exists; rosbag2 writes a new folder", file=sys.stderr)
+        return 2
     config = config_from_args(args)
     models = load_models(args.catalog, args.source)
     n_frames, n_objects = write_bag(args.out, simulate(models, config), args.storage,
