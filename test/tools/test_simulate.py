@@ -1,6 +1,4 @@
 """`vn-perception simulate` writes a rosbag2 that rosbags reads back: v8 metadata, organized clouds, ground truth."""
-from pathlib import Path
-
 import numpy as np
 import pytest
 import trimesh
@@ -11,10 +9,11 @@ from vn_perception.bag import CAMERA_FRAME, CLOCK_TOPIC, CLOUD_TOPIC, GT_TOPIC, 
 from vn_perception.bag.typestore import project_typestore
 from vn_perception.cli import main
 from vn_perception.data.camera import PinholeCamera
+from vn_perception.data.paths import shared_catalog_dir
 from vn_perception.pointcloud import read_xyz
 from vn_perception.sim import render_poses
 
-SHARED_CATALOG = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "catalog"
+SHARED_CATALOG = shared_catalog_dir()
 TINY = ["--scenes", "1", "--frames-per-scene", "2", "--objects-per-scene", "3", "3", "--seed", "5"]
 #: noisy cloud vs noise-free render of the ground truth (metres, ~3 sigma at 1 m)
 DEPTH_TOLERANCE_M = 0.01

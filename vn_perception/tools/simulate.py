@@ -19,11 +19,10 @@ from vn_perception.bag import (CAMERA_FRAME, CLOCK_TOPIC, CLOUD_TOPIC, GT_TOPIC,
                                clock_message, detection_array_message)
 from vn_perception.data.camera import DepthNoise, PinholeCamera
 from vn_perception.data.catalog import load_catalog
+from vn_perception.data.paths import shared_catalog_dir
 from vn_perception.data.ycbv import YCBV_SOURCE
 from vn_perception.sim import ObjectModel, SimulationConfig, ViewSampling, simulate
 
-#: the shared catalog seen from the repository root (`<repo>/../shared/data/catalog`)
-DEFAULT_CATALOG = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "catalog"
 CAMERAS = {"d435": PinholeCamera.d435, "kinect": PinholeCamera.kinect}
 
 
@@ -43,7 +42,7 @@ def add_arguments(parser):
     parser.add_argument("--min-visible-pixels", type=int, default=defaults.min_visible_pixels,
                         help="objects with fewer depth returns are not in the frame's ground truth")
     parser.add_argument("--no-noise", action="store_true", help="perfect depth (no sensor noise or dropout)")
-    parser.add_argument("--catalog", type=Path, default=DEFAULT_CATALOG,
+    parser.add_argument("--catalog", type=Path, default=shared_catalog_dir(),
                         help="the shared catalog (its ycbv objects) or a folder of meshes (see data.catalog)")
     parser.add_argument("--source", default=YCBV_SOURCE, help="source filter when --catalog is the shared catalog")
 
