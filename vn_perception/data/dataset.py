@@ -14,7 +14,6 @@ Arrays of a set (M = objects x views): `points [M, P, 3]` float32 (centred, metr
 import hashlib
 import json
 import multiprocessing
-import os
 import zlib
 from pathlib import Path
 
@@ -23,18 +22,12 @@ import torch
 from scipy.spatial.transform import Rotation
 from tqdm.auto import tqdm
 
+from vn_perception.data.paths import default_cache_dir
 from vn_perception.data.views import render_view
 
 #: bump when the view generator changes in a way that invalidates cached sets
 GENERATOR_VERSION = 1
 ARRAY_KEYS = ("points", "label", "rotation", "centroid", "up", "object_index", "num_visible")
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def default_cache_dir():
-    """`$VN_CACHE_DIR` if set, else `<repo>/.cache/vn_perception/views`."""
-    env = os.environ.get("VN_CACHE_DIR")
-    return Path(env) if env else REPO_ROOT / ".cache" / "vn_perception" / "views"
 
 
 def view_rng(seed, split, object_index, view_index):
