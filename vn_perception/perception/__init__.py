@@ -1,0 +1,10 @@
+"""Perception steps: segmentation of objects on a support surface (ROS-free).
+
+`segmentation` (config, orchestration), `plane` (vectorised RANSAC + SVD refit), `voxel` (voxel-grid
+downsampling), `clustering` (image-grid / Euclidean components, statistical outliers), `metrics` (IoU
+matching against ground-truth masks).
+"""
+from vn_perception.perception.plane import Plane
+from vn_perception.perception.segmentation import Cluster, SegmentationConfig, SegmentationResult, segment_objects
+
+__all__ = ["Plane", "Cluster", "SegmentationConfig", "SegmentationResult", "segment_objects"]

@@ -1,0 +1,310 @@
+"""Objects on a support surface: crop, support-plane removal, clustering, cluster filters.
+
+    result = segment_objects(points, SegmentationConfig())   # points (H, W, 3) or (N, 3), metres, NaN = missing
+    result.plane          # Plane (normal towards the camera, offset) or None when no support plane was found
+    result.clusters       # list[Cluster]: indices into the flattened input, points (n, 3) float32
+    result.timings        # seconds per stage: crop, plane, cluster, filter, total
+
+Stages (points in the sensor frame, camera at the origin):
+  1. crop: finite points with depth (z) in [min_depth_m, max_depth_m] and inside the optional box;
+  2. plane: vectorised RANSAC on a random subsample, SVD refit; normal turned towards the camera;
+  3. objects: points between min_height_m and max_height_m above the plane (all cropped points when no
+     plane holds plane_min_inlier_fraction of them);
+  4. clusters: organized clouds (H, W, 3) -> connected components of the image grid, neighbours split at
+     depth jumps > depth_jump_ratio x depth; unorganized (N, 3) -> voxel-grid downsampling then Euclidean
+     components of the voxel centroids (cluster_tolerance_m);
+  5. filters: statistical outlier removal per cluster (on its voxel centroids), then cluster size
+     (points) and extent limits.
+"""
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from vn_perception.perception.clustering import euclidean_components, organized_components, statistical_inliers
+from vn_perception.perception.plane import Plane, SupportPolygon, ransac_plane
+from vn_perception.perception.voxel import voxel_downsample
+
+__all__ = ["SegmentationConfig", "Cluster", "SegmentationResult", "segment_objects", "as_point_array"]
+
+_CAMERA_ORIGIN = np.zeros(3)
+
+
+@dataclass
+class SegmentationConfig:
+    """Every threshold of `segment_objects`; defaults tuned on the YCB-Video real dev frames
+    (Asus Xtion, 0.5-1.6 m; see assets/pipeline.yaml for the tuning figures)."""
+
+    #: crop: nearest and farthest depth (z, metres) kept; RealSense/Kinect-class sensors are unreliable
+    #: outside roughly this band for tabletop work
+    min_depth_m: float = 0.2
+    max_depth_m: float = 2.0
+    #: crop: optional axis-aligned box in the sensor frame, (x, y, z) corners in metres (None = no box)
+    crop_box_min_m: Optional[tuple] = None
+    crop_box_max_m: Optional[tuple] = None
+    #: edge of the voxels used for unorganized clustering and for per-cluster outlier statistics (metres)
+    voxel_size_m: float = 0.005
+    #: plane: a point is on the support plane when closer than this (metres): sensor noise + table flatness
+    plane_distance_m: float = 0.01
+    #: plane: RANSAC hypotheses, all scored at once
+    plane_hypotheses: int = 200
+    #: plane: random points the hypotheses are scored on (cost ~ hypotheses x sample points)
+    plane_sample_points: int = 3000
+    #: plane: SVD refits on the inliers after RANSAC
+    plane_refit_iterations: int = 2
+    #: plane: below this inlier fraction of the cropped points there is no support plane
+    plane_min_inlier_fraction: float = 0.1
+    #: objects: height band above the plane (metres); the lower bound skips table noise, the upper walls
+    min_height_m: float = 0.01
+    max_height_m: float = 0.6
+    #: organized clustering: pixels are pooled into square cells of this many pixels a side (noise
+    #: averaging for normals, and speed); 1 works on single pixels
+    cell_size_px: int = 4
+    #: organized clustering: neighbour cells split where depths differ by more than this fraction of the
+    #: depth (an occlusion edge: 0.01 = 1 cm at 1 m)
+    depth_jump_ratio: float = 0.01
+    #: organized clustering: neighbour cells split across a concave crease (two objects touching) when
+    #: (n_a - n_b) . (p_a - p_b) / |p_a - p_b| < -concavity_cut, i.e. normals turning inwards by more than
+    #: about 2 asin(concavity_cut / 2) (0.2 -> 11.5 degrees); 0 = split at depth jumps only
+    concavity_cut: float = 0.2
+    #: organized clustering: the crease test compares cells this many cells apart on either side of a link
+    #: (1 = the two linked cells; 2 looks past the cells that straddle the crease)
+    concavity_reach_cells: int = 2
+    #: unorganized clustering: voxel centroids closer than this (metres) are connected
+    cluster_tolerance_m: float = 0.012
+    #: keep only clusters whose centroid projects inside the convex hull of the support plane's inliers
+    #: (the table top), as in PCL's polygonal prism extraction; drops walls and objects beyond the table
+    require_support: bool = True
+    #: cluster size limits, in input points (after outlier removal)
+    min_cluster_points: int = 300
+    max_cluster_points: int = 250_000
+    #: cluster extent limits (largest axis-aligned side, metres)
+    min_extent_m: float = 0.02
+    max_extent_m: float = 0.6
+    #: statistical outlier removal: neighbours per voxel centroid and the std ratio (0 disables)
+    outlier_neighbors: int = 8
+    outlier_std_ratio: float = 0.0
+    #: seed of the RANSAC sampling (results are deterministic per input)
+    random_seed: int = 0
+
+    def __post_init__(self):
+        positive = ("max_depth_m", "voxel_size_m", "plane_distance_m", "plane_hypotheses", "plane_sample_points",
+                    "max_height_m", "cell_size_px", "depth_jump_ratio", "concavity_reach_cells", "cluster_tolerance_m", "max_cluster_points",
+                    "max_extent_m", "outlier_neighbors")
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise ValueError(f"SegmentationConfig.{name} must be > 0, got {getattr(self, name)!r}")
+        non_negative = ("min_depth_m", "plane_refit_iterations", "plane_min_inlier_fraction", "min_cluster_points",
+                        "min_extent_m", "outlier_std_ratio", "concavity_cut")
+        for name in non_negative:
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"SegmentationConfig.{name} must be >= 0, got {getattr(self, name)!r}")
+        for low, high in (("min_depth_m", "max_depth_m"), ("min_height_m", "max_height_m"),
+                          ("min_cluster_points", "max_cluster_points"), ("min_extent_m", "max_extent_m")):
+            if getattr(self, low) >= getattr(self, high):
+                raise ValueError(f"SegmentationConfig.{low} must be < {high}")
+        if (self.crop_box_min_m is None) != (self.crop_box_max_m is None):
+            raise ValueError("SegmentationConfig.crop_box_min_m and crop_box_max_m go together")
+        if self.crop_box_min_m is not None:
+            self.crop_box_min_m = tuple(float(v) for v in self.crop_box_min_m)
+            self.crop_box_max_m = tuple(float(v) for v in self.crop_box_max_m)
+            if len(self.crop_box_min_m) != 3 or len(self.crop_box_max_m) != 3:
+                raise ValueError("SegmentationConfig.crop_box_min_m / crop_box_max_m must be (x, y, z)")
+
+    @classmethod
+    def from_dict(cls, values):
+        """Config from a mapping of field names (None or {} gives the defaults); unknown keys are an error."""
+        values = dict(values or {})
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown segmentation setting(s) {unknown}; known: {sorted(known)}")
+        return cls(**values)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class Cluster:
+    """One segmented object: `indices` (n,) int64 into the flattened input, its `points` (n, 3) float32."""
+    indices: np.ndarray
+    points: np.ndarray
+
+    def __len__(self):
+        return len(self.indices)
+
+
+@dataclass
+class SegmentationResult:
+    """Support `plane` (or None), `clusters` (largest first) and `timings` (seconds per stage).
+
+    Iterating over a result iterates over its clusters.
+    """
+    plane: Optional[Plane]
+    clusters: list
+    timings: dict = field(default_factory=dict)
+
+    def __iter__(self):
+        return iter(self.clusters)
+
+    def __len__(self):
+        return len(self.clusters)
+
+    def __getitem__(self, item):
+        return self.clusters[item]
+
+
+def as_point_array(points):
+    """Validate an (H, W, 3) or (N, 3) real array (NaN = missing point) and return it as float32.
+
+    Raises ValueError for another shape, a non-real dtype or infinite values.
+    """
+    array = np.asarray(points)
+    if array.ndim not in (2, 3) or array.shape[-1] != 3:
+        raise ValueError(f"points must be an (H, W, 3) or (N, 3) array, got shape {array.shape}")
+    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise ValueError(f"points must be a real-valued array, got dtype {array.dtype}")
+    array = array.astype(np.float32, copy=False)
+    if np.isinf(array).any():
+        raise ValueError("points contain infinite values; mark missing points with NaN")
+    return array
+
+
+class _StageClock:
+    """Seconds spent per named stage."""
+
+    def __init__(self):
+        self.timings = {}
+        self._last = self._start = time.perf_counter()
+
+    def lap(self, stage):
+        now = time.perf_counter()
+        self.timings[stage] = now - self._last
+        self._last = now
+
+    def total(self):
+        self.timings["total"] = time.perf_counter() - self._start
+        return self.timings
+
+
+def _crop_mask(flat, config):
+    """(M,) bool: finite points of (M, 3) `flat` with depth in the band and inside the optional box."""
+    depth = flat[:, 2]
+    with np.errstate(invalid="ignore"):
+        keep = (depth >= config.min_depth_m) & (depth <= config.max_depth_m)  # False for NaN
+        if config.crop_box_min_m is not None:
+            keep &= np.all((flat >= config.crop_box_min_m) & (flat <= config.crop_box_max_m), axis=1)
+    keep &= np.isfinite(flat[:, 0]) & np.isfinite(flat[:, 1])
+    return keep
+
+
+def _sample(keep, size, rng):
+    """Up to `size` random indices (with repetition) of the True entries of (M,) `keep` (>= 1 True)."""
+    draws = rng.integers(0, len(keep), size=4 * size)
+    hits = draws[keep[draws]]
+    if len(hits) >= size:
+        return hits[:size]
+    kept = np.flatnonzero(keep)                                   # sparse crop: draw among the kept points
+    return kept[rng.integers(0, len(kept), size=min(size, len(kept)))]
+
+
+def _support_plane(sample, config, rng):
+    """The support plane of (S, 3) sample points (normal towards the camera) and the SupportPolygon of
+    its inliers (None when not asked for or degenerate), or (None, None) when there is no plane."""
+    plane = ransac_plane(sample, config.plane_distance_m, config.plane_hypotheses, rng,
+                         config.plane_refit_iterations)
+    if plane is None or plane.inlier_fraction < config.plane_min_inlier_fraction:
+        return None, None
+    polygon = None
+    if config.require_support:
+        polygon = SupportPolygon.from_points(
+            plane, sample[np.abs(plane.signed_distance(sample)) < config.plane_distance_m])
+    return plane.facing(_CAMERA_ORIGIN), polygon
+
+
+def _group(indices, labels, count):
+    """Split `indices` (M,) by `labels` (M,) in [0, count): list of index arrays (label order)."""
+    order = np.argsort(labels, kind="stable")
+    bounds = np.cumsum(np.bincount(labels, minlength=count))[:-1]
+    return np.split(indices[order], bounds)
+
+
+def filter_cluster(indices, flat, config):
+    """Cluster of `indices` into (M, 3) `flat` after outlier removal and size/extent limits, or None."""
+    if len(indices) < config.min_cluster_points or len(indices) > config.max_cluster_points:
+        return None
+    points = flat[indices]
+    if config.outlier_std_ratio > 0:
+        grid = voxel_downsample(points, config.voxel_size_m)
+        inlier_voxels = statistical_inliers(grid.centroids, config.outlier_neighbors, config.outlier_std_ratio)
+        keep = inlier_voxels[grid.point_voxel]
+        indices, points = indices[keep], points[keep]
+        if len(indices) < config.min_cluster_points:
+            return None
+    extent = float((points.max(axis=0) - points.min(axis=0)).max())
+    if not config.min_extent_m <= extent <= config.max_extent_m:
+        return None
+    return Cluster(indices.astype(np.int64), points)
+
+
+def _label_points(points, flat, candidates, config):
+    """Cluster labels of the candidate points: (indices (K,) into flat, labels (K,) in [0, count), count)."""
+    if points.ndim == 3:
+        labels, count = organized_components(points, candidates.reshape(points.shape[:2]), config.cell_size_px,
+                                             config.depth_jump_ratio, config.concavity_cut,
+                                             config.concavity_reach_cells)
+        labels = labels.reshape(-1)
+        indices = np.flatnonzero(labels)
+        return indices, labels[indices].astype(np.int64) - 1, count
+    indices = np.flatnonzero(candidates)
+    grid = voxel_downsample(flat[indices], config.voxel_size_m)
+    voxel_labels, count = euclidean_components(grid.centroids, config.cluster_tolerance_m)
+    return indices, voxel_labels[grid.point_voxel], count
+
+
+def segment_objects(points, config: Optional[SegmentationConfig] = None):
+    """Segment the objects standing on the dominant plane of an organized or unorganized cloud.
+
+    points: (H, W, 3) organized or (N, 3) unorganized, sensor frame, metres, NaN = missing.
+    Returns a SegmentationResult; cluster indices address `points.reshape(-1, 3)`. Raises ValueError for
+    a wrong shape or infinite values.
+    """
+    config = config or SegmentationConfig()
+    points = as_point_array(points)
+    flat = points.reshape(-1, 3)
+    clock = _StageClock()
+    rng = np.random.default_rng(config.random_seed)
+
+    keep = _crop_mask(flat, config)
+    clock.lap("crop")
+    if np.count_nonzero(keep) < 3:
+        for stage in ("plane", "cluster", "filter"):
+            clock.lap(stage)
+        return SegmentationResult(None, [], clock.total())
+
+    plane, support = _support_plane(flat[_sample(keep, config.plane_sample_points, rng)], config, rng)
+    candidates = keep
+    if plane is not None:
+        with np.errstate(invalid="ignore"):
+            height = plane.signed_distance(flat)
+            candidates = keep & (height > config.min_height_m) & (height < config.max_height_m)
+    clock.lap("plane")
+
+    indices, labels, count = _label_points(points, flat, candidates, config)
+    sizes = np.bincount(labels, minlength=count)
+    kept = (sizes >= config.min_cluster_points) & (sizes <= config.max_cluster_points)
+    in_kept = kept[labels]
+    relabel = np.cumsum(kept) - 1
+    groups = _group(indices[in_kept], relabel[labels[in_kept]], int(kept.sum())) if kept.any() else []
+    clock.lap("cluster")
+
+    clusters = [c for c in (filter_cluster(g, flat, config) for g in groups) if c is not None]
+    if support is not None and clusters:
+        centroids = np.stack([c.points.mean(axis=0) for c in clusters])
+        clusters = [c for c, inside in zip(clusters, support.contains(centroids)) if inside]
+    clusters.sort(key=len, reverse=True)
+    clock.lap("filter")
+    return SegmentationResult(plane, clusters, clock.total())
