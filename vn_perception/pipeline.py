@@ -1,0 +1,169 @@
+"""ScenePipeline: one cloud in, detected objects out (ROS-free).
+
+    from vn_perception.pipeline import ScenePipeline
+    pipe = ScenePipeline.from_config(None)     # packaged assets/pipeline.yaml, default model
+    dets = pipe.process(points)                # (H, W, 3) or (N, 3) metres, sensor frame, NaN allowed
+    dets[0].label, dets[0].position, dets[0].orientation_xyzw, dets[0].size
+    pipe.timings                               # seconds per stage of the last call
+
+Stages: `perception.segmentation.segment_objects` (crop, plane, cluster, filter) -> a random subset of
+`num_points` points per object -> ONE `ObjectClassifier.predict` call for all objects of the frame ->
+oriented boxes in the predicted object frames.
+"""
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from vn_perception.perception.segmentation import SegmentationConfig, segment_objects
+
+__all__ = ["Detection", "ScenePipeline", "load_pipeline_config", "DEFAULT_CONFIG_PATH"]
+
+#: the packaged default configuration
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent / "assets" / "pipeline.yaml"
+#: sections merged per sub-key (the others are replaced whole)
+_SECTIONS = ("segmentation", "classifier")
+_TOP_LEVEL_KEYS = {"segmentation", "classifier", "min_score", "max_objects", "num_points"}
+#: seed of the per-frame point subsets (a frame's detections do not depend on earlier frames)
+SAMPLING_SEED = 0
+
+
+@dataclass
+class Detection:
+    """One object in the sensor frame.
+
+    label: class name; score: its probability; position (3,) m: centre of the oriented box;
+    rotation (3, 3): object -> sensor (the classifier's orientation); orientation_xyzw (4,): the same
+    rotation as a quaternion (x, y, z, w); size (3,) m: box extents along the object axes (max - min of the
+    points in the object frame); point_count: points of the object; indices (point_count,) into the
+    flattened input cloud.
+    """
+    label: str
+    score: float
+    position: np.ndarray
+    orientation_xyzw: np.ndarray
+    rotation: np.ndarray
+    size: np.ndarray
+    point_count: int
+    indices: np.ndarray
+
+
+def _read_yaml(path):
+    import yaml
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            values = yaml.safe_load(f) or {}
+    except OSError as e:
+        raise FileNotFoundError(f"cannot read pipeline config {path}: {e.strerror}") from e
+    if not isinstance(values, dict):
+        raise ValueError(f"pipeline config {path} must hold a mapping, got {type(values).__name__}")
+    return values
+
+
+def load_pipeline_config(config=None):
+    """The pipeline configuration as a dict: the packaged defaults with `config` merged over them.
+
+    config: None | path to a YAML file | dict. `segmentation` and `classifier` merge per sub-key; unknown
+    top-level keys raise ValueError.
+    """
+    merged = _read_yaml(DEFAULT_CONFIG_PATH)
+    if config is None:
+        return merged
+    overrides = dict(config) if isinstance(config, dict) else _read_yaml(config)
+    unknown = sorted(set(overrides) - _TOP_LEVEL_KEYS)
+    if unknown:
+        raise ValueError(f"unknown pipeline setting(s) {unknown}; known: {sorted(_TOP_LEVEL_KEYS)}")
+    for key, value in overrides.items():
+        if key in _SECTIONS:
+            merged[key] = {**(merged.get(key) or {}), **(value or {})}
+        else:
+            merged[key] = value
+    return merged
+
+
+def _oriented_box(points, rotation):
+    """(centre (3,), size (3,)) of the box around (n, 3) sensor-frame points aligned with `rotation`'s axes."""
+    in_object = points.astype(np.float64) @ rotation                        # rows: R^T p
+    low, high = in_object.min(axis=0), in_object.max(axis=0)
+    return rotation @ ((low + high) / 2), high - low
+
+
+class ScenePipeline:
+    """Segmentation + classification of one cloud. Build with `from_config`.
+
+    segmentation: SegmentationConfig; classifier: an object with `.predict(list of (N_i, 3)) ->
+    predictions` (label, score, rotation) and optionally `.MIN_POINTS`; min_score, max_objects,
+    num_points: see assets/pipeline.yaml.
+    """
+
+    def __init__(self, segmentation, classifier, min_score=0.0, max_objects=20, num_points=1024):
+        if not 0 <= float(min_score) <= 1:
+            raise ValueError(f"min_score must be in [0, 1], got {min_score!r}")
+        if int(max_objects) < 1 or int(num_points) < 1:
+            raise ValueError(f"max_objects and num_points must be >= 1, got {max_objects!r}, {num_points!r}")
+        self.segmentation = segmentation
+        self.classifier = classifier
+        self.min_score = float(min_score)
+        self.max_objects = int(max_objects)
+        self.num_points = int(num_points)
+        self.min_points = max(int(getattr(classifier, "MIN_POINTS", 1)), 1)
+        self.timings = {}
+
+    @classmethod
+    def from_config(cls, config=None, classifier=None):
+        """Pipeline from None (packaged defaults), a YAML path or a dict (merged over the defaults).
+
+        `classifier`: an ObjectClassifier (or any object with its `predict`) to use instead of loading
+        `classifier.model_path` on `classifier.device`.
+        """
+        values = load_pipeline_config(config)
+        if classifier is None:
+            from vn_perception.classifier import ObjectClassifier
+            settings = values.get("classifier") or {}
+            classifier = ObjectClassifier.load(settings.get("model_path"), device=settings.get("device", "auto"))
+        return cls(SegmentationConfig.from_dict(values.get("segmentation")), classifier,
+                   values.get("min_score", 0.0), values.get("max_objects", 20), values.get("num_points", 1024))
+
+    def _subset(self, points, rng):
+        if len(points) <= self.num_points:
+            return points
+        return points[rng.choice(len(points), self.num_points, replace=False)]
+
+    def process(self, points):
+        """Detections (list of Detection, largest objects first) in an (H, W, 3) or (N, 3) cloud.
+
+        Empty or all-NaN clouds give []. Raises ValueError for another shape or infinite values.
+        """
+        start = time.perf_counter()
+        result = segment_objects(points, self.segmentation)                 # validates the input
+        timings = {stage: seconds for stage, seconds in result.timings.items() if stage != "total"}
+        timings["segmentation"] = result.timings["total"]
+        clusters = [c for c in result.clusters if len(c) >= self.min_points][:self.max_objects]
+
+        mark = time.perf_counter()
+        rng = np.random.default_rng(SAMPLING_SEED)
+        subsets = [self._subset(c.points, rng) for c in clusters]
+        timings["sampling"] = time.perf_counter() - mark
+
+        mark = time.perf_counter()
+        predictions = self.classifier.predict(subsets) if subsets else []
+        timings["inference"] = time.perf_counter() - mark
+
+        mark = time.perf_counter()
+        detections = []
+        for cluster, prediction in zip(clusters, predictions):
+            if prediction.score < self.min_score:
+                continue
+            rotation = np.asarray(prediction.rotation, dtype=np.float64)
+            centre, size = _oriented_box(cluster.points, rotation)
+            detections.append(Detection(
+                label=prediction.label, score=float(prediction.score), position=centre, rotation=rotation,
+                orientation_xyzw=Rotation.from_matrix(rotation).as_quat(), size=size,
+                point_count=len(cluster), indices=cluster.indices))
+        timings["boxes"] = time.perf_counter() - mark
+        timings["total"] = time.perf_counter() - start
+        self.timings = timings
+        return detections
