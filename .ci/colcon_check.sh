@@ -64,8 +64,9 @@ node = rclpy.create_node("colcon_check")
 received = []
 node.create_subscription(LabelInfo, "/vn_perception/label_info", received.append, QoSProfile(
     depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+node_pid = os.environ["VN_CHECK_NODE_PID"]
 def node_alive():
-    with open(f"/proc/{os.environ['VN_CHECK_NODE_PID']}/stat") as stat:
+    with open(f"/proc/{node_pid}/stat") as stat:
         return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
 deadline = time.monotonic() + 180
 while not received and time.monotonic() < deadline and node_alive():
