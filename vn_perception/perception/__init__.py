@@ -1,8 +1,8 @@
 """Perception steps: segmentation of objects on a support surface (ROS-free).
 
-`segmentation` (config, orchestration), `plane` (vectorised RANSAC + SVD refit), `voxel` (voxel-grid
+`segmentation` (config, orchestration), `plane` (vectorised RANSAC + SVD refit, support polygon), `voxel` (voxel-grid
 downsampling), `clustering` (image-grid / Euclidean components, statistical outliers), `metrics` (IoU
-matching against ground-truth masks).
+matching against ground-truth masks), `synthetic` (ray-cast tabletop scenes with ground truth).
 """
 from vn_perception.perception.plane import Plane
 from vn_perception.perception.segmentation import Cluster, SegmentationConfig, SegmentationResult, segment_objects
