@@ -39,6 +39,7 @@ def model_path(tmp_path_factory):
     config = dict(DEFAULT_MODEL_CONFIG, num_classes=len(classes))
     path = tmp_path_factory.mktemp("model") / "untrained.pt"
     save_checkpoint(path, build_model(config), {
-        "classes": classes, "symmetries": [str(YCBV_SYMMETRIES[c]) for c in classes], "model_config": config,
+        "classes": classes, "model_config": config,
+        "symmetries": [YCBV_SYMMETRIES[c].replace("+flip", ":flip") for c in classes],
         "preprocessing": {"num_points": 512, "centering": "mean"}})
     return str(path)

@@ -14,7 +14,8 @@ import yaml
 
 from ros_harness import ROOT
 from vn_perception.perception.segmentation import SegmentationConfig
-from vn_perception.ros.params import PARAMETERS, SEGMENTATION_PREFIX, parameter_names, settings_from
+from vn_perception.ros.params import (PARAMETERS, SEGMENTATION_PREFIX, parameter_names, settings_from,
+                                      shipped_segmentation)
 
 LAUNCH_FILE = ROOT / "launch" / "vn_perception.launch.py"
 CONFIG_FILE = ROOT / "config" / "vn_perception.yaml"
@@ -121,7 +122,11 @@ def test_parameter_file_lists_the_node_parameters_with_their_defaults():
 def test_segmentation_parameters_mirror_segmentation_config():
     mirrored = {name[len(SEGMENTATION_PREFIX):] for name in parameter_names() if name.startswith(SEGMENTATION_PREFIX)}
     assert mirrored == {f.name for f in dataclasses.fields(SegmentationConfig)}
-    assert settings_from({}).segmentation == SegmentationConfig()
+    assert settings_from({}).segmentation == shipped_segmentation()
+    for spec in PARAMETERS:                   # the node's defaults are the shipped pipeline's settings
+        if spec.name.startswith(SEGMENTATION_PREFIX):
+            shipped = getattr(shipped_segmentation(), spec.name[len(SEGMENTATION_PREFIX):])
+            assert spec.default == ([] if shipped is None else shipped)
 
 
 @pytest.mark.parametrize("values, complaint", [

@@ -24,7 +24,9 @@ def load_pipeline(model_path, device, segmentation, classifier=None):
     if classifier is None:
         from vn_perception.classifier import ObjectClassifier
         classifier = ObjectClassifier.load(model_path or None, device=device)
-    return ScenePipeline.from_config({"segmentation": segmentation.to_dict()}, classifier=classifier)
+    # min_score 0: the node applies its own min_score parameter (so that it can change at run time)
+    return ScenePipeline.from_config({"segmentation": segmentation.to_dict(), "min_score": 0.0},
+                                     classifier=classifier)
 
 
 class Inference:

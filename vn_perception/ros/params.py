@@ -6,8 +6,9 @@ start-up or at run time, goes through `settings_from()`, which raises `ValueErro
     specs = PARAMETERS                       # list[ParamSpec]
     settings = settings_from({"top_k": 3})   # Settings with defaults for the rest; ValueError when invalid
 
-`segmentation.<field>` parameters mirror `SegmentationConfig` (perception/segmentation.py) field by field;
-an optional box (`crop_box_min_m`, `crop_box_max_m`) is a list of 3 doubles, `[]` meaning none.
+`segmentation.<field>` parameters mirror `SegmentationConfig` (perception/segmentation.py) field by field,
+with the shipped pipeline's values (assets/pipeline.yaml) as defaults; an optional box (`crop_box_min_m`,
+`crop_box_max_m`) is a list of 3 doubles, `[]` meaning none.
 """
 import dataclasses
 import re
@@ -15,9 +16,11 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from vn_perception.perception.segmentation import SegmentationConfig
+from vn_perception.pipeline import load_pipeline_config
 from vn_perception.utils.device import DEVICE_CHOICES
 
-__all__ = ["ParamSpec", "PARAMETERS", "SEGMENTATION_PREFIX", "Settings", "settings_from", "parameter_names"]
+__all__ = ["ParamSpec", "PARAMETERS", "SEGMENTATION_PREFIX", "Settings", "settings_from", "parameter_names",
+           "shipped_segmentation"]
 
 SEGMENTATION_PREFIX = "segmentation."
 QOS_RELIABILITY_CHOICES = ("best_effort", "reliable")
@@ -57,11 +60,17 @@ _NODE_PARAMETERS = [
 ]
 
 
+def shipped_segmentation():
+    """The segmentation settings of the shipped pipeline configuration (assets/pipeline.yaml)."""
+    return SegmentationConfig.from_dict(load_pipeline_config(None).get("segmentation"))
+
+
 def _segmentation_parameters():
-    """`segmentation.<field>` for every SegmentationConfig field, with its default and type."""
+    """`segmentation.<field>` for every SegmentationConfig field, with the shipped value and its type."""
     specs = []
+    shipped = shipped_segmentation()
     for f in dataclasses.fields(SegmentationConfig):
-        default = f.default
+        default = getattr(shipped, f.name)
         if default is None:                       # optional (x, y, z) box corner
             default = []
         elif isinstance(default, tuple):
@@ -97,7 +106,7 @@ class Settings:
     min_score: float
     top_k: int
     publish_markers: bool
-    segmentation: SegmentationConfig = field(default_factory=SegmentationConfig)
+    segmentation: SegmentationConfig = field(default_factory=shipped_segmentation)
 
 
 def _check(spec, value):
