@@ -87,10 +87,11 @@ class Catalog:
         return out
 
     def fingerprint(self):
-        """A short hash of names, labels, symmetries and mesh file contents (data-set cache keys)."""
+        """A short hash of names, labels and mesh file contents (data-set cache keys; symmetries do not change
+        rendered views, so they are left out)."""
         h = hashlib.sha1()
         for e in self.entries:
-            h.update(json.dumps([e.name, e.label, e.symmetry]).encode())
+            h.update(json.dumps([e.name, e.label]).encode())
             h.update(Path(e.mesh_path).read_bytes())
         return h.hexdigest()[:16]
 

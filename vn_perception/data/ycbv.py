@@ -28,7 +28,8 @@ matches means a continuous symmetry. Measured (mm, g = z90 / z180 / z45 / x180 /
     011_banana, 019_pitcher_base, 021_bleach_cleanser, 025_mug, 035_power_drill, 037_scissors,
     051_large_clamp, 052_extra_large_clamp: no symmetry (every candidate >= 6 mm).
 
-The strings follow `vn_perception.models.symmetry.Symmetry.parse`.
+The strings follow `vn_perception.models.symmetry.Symmetry.parse` (`box`: 180 degrees about x, y and z;
+`:flip`: plus a 180-degree turn about an axis perpendicular to the symmetry axis).
 """
 
 #: Source name of the YCB-Video objects in the shared catalog.
@@ -36,15 +37,15 @@ YCBV_SOURCE = "ycbv"
 
 #: object name -> symmetry string (see the module docstring for the measurements behind each entry)
 YCBV_SYMMETRIES = {
-    "002_master_chef_can": "continuous:z+flip",
-    "003_cracker_box": "discrete:z:2+flip",
-    "004_sugar_box": "discrete:z:2+flip",
-    "005_tomato_soup_can": "continuous:z+flip",
+    "002_master_chef_can": "continuous:z:flip",
+    "003_cracker_box": "box",
+    "004_sugar_box": "box",
+    "005_tomato_soup_can": "continuous:z:flip",
     "006_mustard_bottle": "discrete:z:2",
-    "007_tuna_fish_can": "continuous:z+flip",
+    "007_tuna_fish_can": "continuous:z:flip",
     "008_pudding_box": "discrete:z:2",
-    "009_gelatin_box": "discrete:z:2+flip",
-    "010_potted_meat_can": "discrete:z:2+flip",
+    "009_gelatin_box": "box",
+    "010_potted_meat_can": "box",
     "011_banana": "none",
     "019_pitcher_base": "none",
     "021_bleach_cleanser": "none",
@@ -53,8 +54,8 @@ YCBV_SYMMETRIES = {
     "035_power_drill": "none",
     "036_wood_block": "discrete:z:4",
     "037_scissors": "none",
-    "040_large_marker": "continuous:y+flip",
+    "040_large_marker": "continuous:y:flip",
     "051_large_clamp": "none",
     "052_extra_large_clamp": "none",
-    "061_foam_brick": "discrete:y:4+flip",
+    "061_foam_brick": "discrete:y:4:flip",
 }
