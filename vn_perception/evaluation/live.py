@@ -31,7 +31,7 @@ CONFINED_ENV = "VN_ROS_CONFINED"
 #: time for the node to start (import torch, load the model) and its topics to match, on a loaded 2-core machine
 NODE_START_TIMEOUT_S = 120.0
 #: after the last cloud, how long to wait for answers still to come (reset by each answer)
-DRAIN_TIMEOUT_S = 10.0
+DRAIN_TIMEOUT_S = 5.0
 #: queue depth of the player's publishers and of the detections subscription
 QUEUE_DEPTH = 10
 _POLL_S = 0.01

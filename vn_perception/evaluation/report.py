@@ -140,11 +140,12 @@ def confusion_matrix_png(path, labels, matrix):
     size = max(4.0, 0.4 * len(labels) + 2)
     fig, ax = plt.subplots(figsize=(size + 1, size))
     rows = matrix.sum(axis=1, keepdims=True)
-    image = ax.imshow(np.divide(matrix, rows, out=np.zeros_like(matrix), where=rows > 0), cmap="Blues",
-                      vmin=0, vmax=1)
+    fractions = np.divide(matrix, rows, out=np.zeros_like(matrix), where=rows > 0)
+    image = ax.imshow(fractions, cmap="Blues", vmin=0, vmax=1)
     for (i, j), count in np.ndenumerate(matrix):
         if count:
-            ax.text(j, i, int(count), ha="center", va="center", fontsize=7)
+            ax.text(j, i, int(count), ha="center", va="center", fontsize=7,
+                    color="white" if fractions[i, j] > 0.5 else "black")
     ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
     ax.set_yticks(range(len(labels)), labels, fontsize=7)
     ax.set(xlabel="predicted", ylabel="ground truth", title="Confusion matrix (matched pairs)")
