@@ -29,6 +29,7 @@ def test_counts_precision_recall_and_accuracy():
     d = s["detection"]
     assert (d["ground_truth"], d["predictions"], d["true_positives"]) == (4, 4, 3)
     assert (d["false_positives"], d["false_negatives"]) == (1, 1)
+    assert d["near_misses"] == 0                       # the spare "box" is 0.5 m from the missed mug
     assert d["precision"] == pytest.approx(0.75) and d["recall"] == pytest.approx(0.75)
     assert d["f1"] == pytest.approx(0.75)
     assert s["frames"] == 3 and s["frames_with_ground_truth"] == 2 and s["detections"]["total"] == 5
@@ -76,3 +77,10 @@ def test_frames_without_ground_truth_only():
     s = evaluation.summary()
     assert s["detection"]["precision"] is None and s["detection"]["recall"] is None and s["detection"]["f1"] is None
     assert s["detections"]["by_label"] == {"mug": 1}
+
+
+def test_near_misses():
+    evaluation = Evaluation({}, threshold_m=0.05)
+    evaluation.add_frame(0, [pose("mug", [0.07, 0, 1]), pose("mug", [0.5, 0, 1])], [pose("mug", [0, 0, 1])])
+    d = evaluation.summary()["detection"]
+    assert (d["true_positives"], d["false_negatives"], d["near_misses"]) == (0, 1, 1)

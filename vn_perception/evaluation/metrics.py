@@ -2,7 +2,8 @@
 
 Per frame the predictions are matched to the ground truth by centre distance (`matching.match_by_distance`):
   * detection: a matched pair is a true positive, an unmatched prediction a false positive, an unmatched
-    ground-truth object a false negative -> precision, recall, F1;
+    ground-truth object a false negative -> precision, recall, F1; near misses: false negatives with an
+    unmatched prediction within NEAR_MISS_FACTOR x the threshold (what a larger threshold would match);
   * classification accuracy: matched pairs whose predicted label is the ground-truth label / matched pairs;
   * rotation error: on correctly classified pairs only (a rotation is expressed in its class's mesh frame, so
     it has no meaning across classes), the angle of R_pred R_gt^T minimised over the ground-truth class's
@@ -23,6 +24,8 @@ from vn_perception.models.symmetry import Symmetry, rotation_error_deg
 
 #: accuracy thresholds of the rotation error (degrees)
 ROTATION_THRESHOLDS_DEG = (5, 10, 15, 30)
+#: a missed object with an unmatched prediction within this many match thresholds is a near miss
+NEAR_MISS_FACTOR = 2.0
 #: the latency summary's upper percentile
 LATENCY_PERCENTILE = 95
 _MS_PER_S = 1000.0
@@ -50,6 +53,7 @@ class FrameRecord:
     predictions: int
     ground_truth: Optional[int]
     true_positives: int = 0
+    near_misses: int = 0
     timings_s: dict = field(default_factory=dict)
 
 
@@ -120,7 +124,17 @@ class Evaluation:
         self.missed.update(ground_truth[j].label for j in match.unmatched_ground_truth)
         self.false_positives.update(predictions[i].label for i in match.unmatched_predictions)
         record.true_positives = len(match.pairs)
+        record.near_misses = self._near_misses(predictions, ground_truth, match)
         return record
+
+    def _near_misses(self, predictions, ground_truth, match):
+        """Missed objects with an unmatched prediction within NEAR_MISS_FACTOR x the threshold."""
+        if not len(match.unmatched_ground_truth) or not len(match.unmatched_predictions):
+            return 0
+        missed = np.array([ground_truth[j].position for j in match.unmatched_ground_truth], dtype=float)
+        spare = np.array([predictions[i].position for i in match.unmatched_predictions], dtype=float)
+        nearest = np.linalg.norm(missed[:, None] - spare[None], axis=-1).min(axis=1)
+        return int((nearest <= NEAR_MISS_FACTOR * self.threshold_m).sum())
 
     # ------------------------------------------------------------------------------------------- summary
     def _per_class(self):
@@ -172,6 +186,7 @@ class Evaluation:
                            "by_label": dict(sorted(self.predicted_labels.items()))},
             "detection": {"ground_truth": n_truth, "predictions": n_scored_predictions, "true_positives": tp,
                           "false_positives": n_scored_predictions - tp, "false_negatives": n_truth - tp,
+                          "near_misses": sum(f.near_misses for f in scored),
                           "precision": precision, "recall": recall,
                           "f1": (2 * precision * recall / (precision + recall)
                                  if precision and recall else (0.0 if scored else None))},

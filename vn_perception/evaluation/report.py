@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after the headless back end is chosen)
 import numpy as np  # noqa: E402
 
-from vn_perception.evaluation.metrics import ROTATION_THRESHOLDS_DEG  # noqa: E402
+from vn_perception.evaluation.metrics import NEAR_MISS_FACTOR, ROTATION_THRESHOLDS_DEG  # noqa: E402
 
 METRICS_FILE = "metrics.json"
 SUMMARY_FILE = "summary.md"
@@ -39,7 +39,9 @@ def _fmt(value, kind="float"):
         return f"{100 * value:.1f} %"
     if kind == "int":
         return str(int(value))
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"   # no exponent for large latencies
+    return str(value)
 
 
 def markdown_table(headers, rows):
@@ -71,6 +73,8 @@ OVERALL_ROWS = [
     ("detection precision", lambda s: _get(s, "detection", "precision"), "pct"),
     ("detection recall", lambda s: _get(s, "detection", "recall"), "pct"),
     ("detection F1", lambda s: _get(s, "detection", "f1"), "pct"),
+    (f"near misses (missed; a spare detection within {NEAR_MISS_FACTOR:g}x the threshold)",
+     lambda s: _get(s, "detection", "near_misses"), "int"),
     ("classification accuracy (matched)", lambda s: _get(s, "classification", "accuracy"), "pct"),
     ("rotation error median (deg)", lambda s: _get(s, "rotation", "median_deg"), "float"),
     ("rotation error mean (deg)", lambda s: _get(s, "rotation", "mean_deg"), "float"),

@@ -4,8 +4,8 @@
 
 Each frame is back-projected to an organized cloud and run through `ScenePipeline.process`; detections are
 matched to the ground-truth objects (`evaluation.real_frames`: objects with >= --min-visible-pixels mask pixels
-with depth; ground-truth centre = median of the masked points by default, `--gt-centre pose` for the pose
-translation) and scored as `bag-eval` does, plus segmentation recall / precision: a detection's points
+with depth; ground-truth centre = the pose translation as in simulated bags, `--gt-centre mask` for the median
+of the masked points) and scored as `bag-eval` does, plus segmentation recall / precision: a detection's points
 (`Detection.indices`) against the ground-truth masks, a match at IoU >= 0.5 (`perception.metrics`).
 `--compare DIR` (repeatable) puts the overall figures of another report (e.g. bag-eval on a simulated bag)
 beside these in summary.md.
@@ -32,8 +32,8 @@ def add_arguments(parser):
     parser.add_argument("--config", default=None, help="pipeline configuration file (default: built-in)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
     parser.add_argument("--frames", type=int, nargs="+", default=None, help="frame indices (default: all)")
-    parser.add_argument("--gt-centre", choices=CENTRES, default="mask",
-                        help="ground-truth position: median of the masked points, or the pose translation")
+    parser.add_argument("--gt-centre", choices=CENTRES, default="pose",
+                        help="ground-truth position: the pose translation, or the median of the masked points")
     parser.add_argument("--min-visible-pixels", type=int, default=DEFAULT_MIN_VISIBLE_PIXELS)
     parser.add_argument("--match-threshold", type=float, default=DEFAULT_MATCH_THRESHOLD_M)
     parser.add_argument("--min-score", type=float, default=DEFAULT_MIN_SCORE)
