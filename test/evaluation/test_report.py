@@ -5,8 +5,8 @@ import numpy as np
 
 from vn_perception.bag import ObjectPose
 from vn_perception.evaluation.metrics import Evaluation
-from vn_perception.evaluation.report import (CDF_PLOT, CONFUSION_PLOT, LATENCY_PLOT, METRICS_FILE, SUMMARY_FILE,
-                                             load_metrics, markdown_table, write_report)
+from vn_perception.evaluation.report import (CDF_PLOT, CONFUSION_PLOT, LATENCY_PLOT, SUMMARY_FILE, load_metrics,
+                                             markdown_table, write_report)
 
 PNG_SIGNATURE = b"\x89PNG"
 

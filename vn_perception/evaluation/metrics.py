@@ -104,8 +104,8 @@ class Evaluation:
         known); `timings_s`: {stage: seconds}; `segmentation`: optional `perception.metrics.MatchCounts`."""
         index = len(self.frames)
         self.predicted_labels.update(p.label for p in predictions)
-        record = FrameRecord(index, int(stamp_ns), len(predictions), None if ground_truth is None else len(ground_truth),
-                             timings_s=dict(timings_s or {}))
+        record = FrameRecord(index, int(stamp_ns), len(predictions),
+                             None if ground_truth is None else len(ground_truth), timings_s=dict(timings_s or {}))
         self.frames.append(record)
         if segmentation is not None:
             self.segmentation = segmentation if self.segmentation is None else self.segmentation + segmentation
