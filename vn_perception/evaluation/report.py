@@ -99,6 +99,15 @@ def overall_table(columns):
     return markdown_table(["metric", *columns], rows)
 
 
+def headline(summary):
+    """One line of the main figures (for the terminal)."""
+    d, rotation = summary["detection"], summary["rotation"]
+    return (f"{summary['frames']} frames: detection precision {_fmt(d['precision'], 'pct')}, recall "
+            f"{_fmt(d['recall'], 'pct')}; class accuracy {_fmt(summary['classification']['accuracy'], 'pct')}; "
+            f"rotation median {_fmt(rotation['median_deg'])} deg; latency median "
+            f"{_fmt(_total_latency(summary, 'median'))} ms")
+
+
 def per_class_table(summary):
     """Markdown table of the per-class metrics of a summary."""
     rows = []

@@ -118,7 +118,7 @@ def evaluate_live(args, evaluation, report_dir):
 def run(args):
     from vn_perception.evaluation.live import confinement_problem
     from vn_perception.evaluation.metrics import Evaluation
-    from vn_perception.evaluation.report import write_report
+    from vn_perception.evaluation.report import headline, write_report
 
     if args.live and (problem := confinement_problem(args.allow_unconfined)):
         print(f"vn-perception bag-eval: {problem}", file=sys.stderr)
@@ -146,8 +146,5 @@ def run(args):
     summary = evaluation.summary()
     write_report(report_dir, summary, f"bag-eval{' --live' if args.live else ''}: {args.bag.name}", notes,
                  name="live" if args.live else "offline")
-    detection = summary["detection"]
-    print(f"{summary['frames']} frames, precision {detection['precision']}, recall {detection['recall']}, "
-          f"class accuracy {summary['classification']['accuracy']}, rotation median "
-          f"{summary['rotation']['median_deg']} deg -> {report_dir / 'summary.md'}")
+    print(f"{headline(summary)} -> {report_dir / 'summary.md'}")
     return 0

@@ -44,7 +44,7 @@ def add_arguments(parser):
 def run(args):
     from vn_perception.classifier import ObjectClassifier
     from vn_perception.evaluation.metrics import Evaluation
-    from vn_perception.evaluation.report import load_metrics, write_report
+    from vn_perception.evaluation.report import headline, load_metrics, write_report
     from vn_perception.perception.metrics import match_counts
     from vn_perception.pipeline import ScenePipeline
 
@@ -74,8 +74,5 @@ def run(args):
              "min score": args.min_score}
     summary = evaluation.summary()
     write_report(args.out, summary, f"real-eval: {args.data.name}", notes, compare, name="real")
-    detection = summary["detection"]
-    print(f"{summary['frames']} frames, precision {detection['precision']}, recall {detection['recall']}, "
-          f"class accuracy {summary['classification']['accuracy']}, rotation median "
-          f"{summary['rotation']['median_deg']} deg -> {args.out / 'summary.md'}")
+    print(f"{headline(summary)} -> {args.out / 'summary.md'}")
     return 0
