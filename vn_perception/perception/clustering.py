@@ -38,43 +38,57 @@ def _unit(vectors):
     return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), EPS)
 
 
-def cell_normals(centroids, depth_jump_ratio):
+def _box_sum(values, radius):
+    """Sum of (H, W, ...) values over the (2 radius + 1)^2 window around every cell (zeros outside)."""
+    if radius == 0:
+        return values
+    padded = np.pad(values, ((radius + 1, radius), (radius + 1, radius)) + ((0, 0),) * (values.ndim - 2))
+    table = padded.cumsum(axis=0).cumsum(axis=1)                     # summed-area table
+    size = 2 * radius + 1
+    return table[size:, size:] - table[:-size, size:] - table[size:, :-size] + table[:-size, :-size]
+
+
+def cell_normals(centroids, depth_jump_ratio, smoothing_cells=1):
     """Unit normals (Hc, Wc, 3) of a grid of cell centroids (NaN = empty), turned towards the camera.
 
-    Tangents are central differences of the neighbouring centroids, one-sided where a neighbour is empty
-    or beyond a depth jump; NaN where neither side exists.
+    The two tangents of a cell are the differences to its right and lower neighbours (where within the
+    depth-jump ratio), summed over the (2 smoothing_cells + 1)^2 window around it, which averages the
+    sensor noise out of the normals (a plane fit over the window, in effect) without crossing occlusion
+    edges. NaN for empty cells and where the window holds no tangent pair.
     """
     tangents = []
     for rows, cols in ((0, 1), (1, 0)):
-        ahead, behind = _shifted(centroids, rows, cols), _shifted(centroids, -rows, -cols)
-        ok_ahead = _depth_close(ahead, centroids, depth_jump_ratio)[..., None]
-        ok_behind = _depth_close(behind, centroids, depth_jump_ratio)[..., None]
-        tangents.append(np.where(ok_ahead & ok_behind, ahead - behind,
-                                 np.where(ok_ahead, ahead - centroids,
-                                          np.where(ok_behind, centroids - behind, np.nan))))
-    normals = _unit(np.cross(tangents[0], tangents[1]))
-    with np.errstate(invalid="ignore"):
+        ahead = _shifted(centroids, rows, cols)
+        step = np.where(_depth_close(centroids, ahead, depth_jump_ratio)[..., None], ahead - centroids, 0)
+        tangents.append(_box_sum(step, smoothing_cells))
+    normal = np.cross(tangents[0], tangents[1])
+    length = np.linalg.norm(normal, axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        normals = np.where((length > EPS) & np.isfinite(centroids[..., 2:]), normal / length, np.nan)
         away = np.einsum("hwc,hwc->hw", normals, centroids) > 0
     normals[away] *= -1
     return normals
 
 
-def _cell_links(centroids, normals, rows, cols, depth_jump_ratio, concavity_cut, reach):
-    """Links (Hc, Wc) bool from every cell to its neighbour at (+rows, +cols).
+#: grid directions (rows, cols) along which creases are looked for: both axes and both diagonals, so that
+#: a crease at any image orientation is crossed by a direction within 22.5 degrees of its normal
+_CREASE_DIRECTIONS = ((0, 1), (1, 0), (1, 1), (1, -1))
 
-    Linked: both cells occupied, depths within the jump ratio, and no concave crease: with the cells
-    `reach - 1` further out on either side (a, b), (n_a - n_b) . (p_a - p_b) / |p_a - p_b| >= -concavity_cut.
+
+def concavity(centroids, normals, reach):
+    """(Hc, Wc) most concave bend at every cell: min over `_CREASE_DIRECTIONS` of
+    (n_a - n_b) . (p_a - p_b) / |p_a - p_b| for the cells a, b `reach` cells away on either side.
+
+    Negative where the surface folds inwards (the crease where two objects touch, about -1.4 for a right
+    angle), positive on convex bends, ~0 on flat or gently curved surfaces; +inf where no pair has data.
     """
-    links = _depth_close(centroids, _shifted(centroids, rows, cols), depth_jump_ratio)
-    if concavity_cut > 0:
-        back, ahead = reach - 1, reach
-        p_a, n_a = _shifted(centroids, -back * rows, -back * cols), _shifted(normals, -back * rows, -back * cols)
-        p_b, n_b = _shifted(centroids, ahead * rows, ahead * cols), _shifted(normals, ahead * rows, ahead * cols)
-        chord = p_a - p_b
+    bend = np.full(centroids.shape[:2], np.inf, dtype=np.float32)
+    for rows, cols in _CREASE_DIRECTIONS:
+        p_a, n_a = (_shifted(v, -reach * rows, -reach * cols) for v in (centroids, normals))
+        p_b, n_b = (_shifted(v, reach * rows, reach * cols) for v in (centroids, normals))
         with np.errstate(invalid="ignore"):
-            convexity = np.einsum("hwc,hwc->hw", n_a - n_b, _unit(chord))
-            links &= ~(convexity < -concavity_cut)                      # NaN (no data) keeps the link
-    return links
+            bend = np.fmin(bend, np.einsum("hwc,hwc->hw", n_a - n_b, _unit(p_a - p_b)))
+    return bend
 
 
 def label_grid_graph(nodes, link_right, link_down):
@@ -93,15 +107,43 @@ def label_grid_graph(nodes, link_right, link_down):
     return grid_labels[0::2, 0::2], int(count)
 
 
-def organized_components(points, mask, cell_px, depth_jump_ratio, concavity_cut=0.0, concavity_reach_cells=2):
-    """Connected object regions of an organized cloud.
+_NEIGHBOURS = ((0, 1), (1, 0), (0, -1), (-1, 0))
+
+
+def _regrow(labels, centroids, depth_jump_ratio):
+    """Unlabelled occupied cells (crease cells) take, round after round, the label of the 4-neighbour
+    nearest in depth among the labelled ones within the depth-jump ratio. Returns the new labels (Hc, Wc)."""
+    occupied = np.isfinite(centroids[..., 2])
+    depth = centroids[..., 2:]
+    while True:
+        missing = occupied & (labels == 0)
+        if not missing.any():
+            return labels
+        best_label = np.zeros_like(labels)
+        best_gap = np.full(labels.shape, np.inf, dtype=np.float32)
+        for rows, cols in _NEIGHBOURS:
+            label = _shifted(labels[..., None].astype(np.float32), rows, cols)[..., 0]
+            with np.errstate(invalid="ignore"):
+                gap = np.abs(_shifted(depth, rows, cols) - depth)[..., 0]
+                better = missing & (label > 0) & (gap <= depth_jump_ratio * depth[..., 0]) & (gap < best_gap)
+            best_label[better], best_gap[better] = label[better], gap[better]
+        if not best_label.any():
+            return labels
+        labels = np.where(missing, best_label, labels)
+
+
+def organized_components(points, mask, cell_px, depth_jump_ratio, concavity_cut=0.0, concavity_reach_cells=1,
+                         normal_smoothing_cells=1):
+    """Connected object regions of an organized cloud (crease-aware region growing on the cell grid).
 
     points (H, W, 3) metres; mask (H, W) bool: candidate pixels (finite). Pixels are pooled into
     cell_px x cell_px cells (centroid of their candidates; a cell needs a quarter of its pixels). Neighbour
-    cells connect unless their depths differ by more than `depth_jump_ratio` x depth (an occlusion edge)
-    or they sit across a concave crease (see `_cell_links`; `concavity_cut` 0 disables: depth jumps only).
-    Every candidate pixel then takes its cell's component when its depth is within the jump ratio of the
-    cell's. Returns (labels (H, W) int32, 0 = none, component count).
+    cells connect unless their depths differ by more than `depth_jump_ratio` x depth (an occlusion edge).
+    With `concavity_cut` > 0, cells on a concave crease (`concavity` < -concavity_cut, normals smoothed over
+    `normal_smoothing_cells`, compared `concavity_reach_cells` away) are left out while the components are
+    labelled -- the crease line separates the objects that touch along it, as LCCP's concave edges do -- and
+    then rejoin the adjacent component nearest in depth. Every candidate pixel takes its cell's component
+    when its depth is within the jump ratio of the cell's. Returns (labels (H, W) int32, 0 = none, count).
     """
     height, width = mask.shape
     labels = np.zeros((height, width), dtype=np.int32)
@@ -119,11 +161,15 @@ def organized_components(points, mask, cell_px, depth_jump_ratio, concavity_cut=
     sums = _block_sum(np.where(box_mask[..., None], box_points, np.float32(0)), cell_px)
     occupied = counts >= cell_px * cell_px / 4
     centroids = np.where(occupied[..., None], sums / np.maximum(counts, 1)[..., None], np.nan)
-    normals = cell_normals(centroids, depth_jump_ratio) if concavity_cut > 0 else centroids
-    link_right, link_down = (
-        _cell_links(centroids, normals, r, c, depth_jump_ratio, concavity_cut, concavity_reach_cells)
-        for r, c in ((0, 1), (1, 0)))
-    cell_labels, count = label_grid_graph(occupied, link_right[:, :-1], link_down[:-1])
+    link_right, link_down = (_depth_close(centroids, _shifted(centroids, r, c), depth_jump_ratio)
+                             for r, c in ((0, 1), (1, 0)))
+    nodes = occupied
+    if concavity_cut > 0:
+        normals = cell_normals(centroids, depth_jump_ratio, normal_smoothing_cells)
+        nodes = occupied & ~(concavity(centroids, normals, concavity_reach_cells) < -concavity_cut)
+    cell_labels, count = label_grid_graph(nodes, link_right[:, :-1], link_down[:-1])
+    if concavity_cut > 0:
+        cell_labels = _regrow(cell_labels, centroids, depth_jump_ratio)
     cells_h, cells_w = occupied.shape
 
     def per_pixel(cell_values):

@@ -11,8 +11,8 @@ Stages (points in the sensor frame, camera at the origin):
   3. objects: points between min_height_m and max_height_m above the plane (all cropped points when no
      plane holds plane_min_inlier_fraction of them);
   4. clusters: organized clouds (H, W, 3) -> connected components of the image grid, neighbours split at
-     depth jumps > depth_jump_ratio x depth; unorganized (N, 3) -> voxel-grid downsampling then Euclidean
-     components of the voxel centroids (cluster_tolerance_m);
+     depth jumps > depth_jump_ratio x depth and at concave creases; unorganized (N, 3) -> voxel-grid
+     downsampling then Euclidean components of the voxel centroids (cluster_tolerance_m);
   5. filters: statistical outlier removal per cluster (on its voxel centroids), then cluster size
      (points) and extent limits.
 """
@@ -65,13 +65,15 @@ class SegmentationConfig:
     #: organized clustering: neighbour cells split where depths differ by more than this fraction of the
     #: depth (an occlusion edge: 0.01 = 1 cm at 1 m)
     depth_jump_ratio: float = 0.01
-    #: organized clustering: neighbour cells split across a concave crease (two objects touching) when
-    #: (n_a - n_b) . (p_a - p_b) / |p_a - p_b| < -concavity_cut, i.e. normals turning inwards by more than
-    #: about 2 asin(concavity_cut / 2) (0.2 -> 11.5 degrees); 0 = split at depth jumps only
-    concavity_cut: float = 0.2
-    #: organized clustering: the crease test compares cells this many cells apart on either side of a link
-    #: (1 = the two linked cells; 2 looks past the cells that straddle the crease)
-    concavity_reach_cells: int = 2
+    #: organized clustering: cells on a concave crease (where two objects touch) separate the components:
+    #: a cell is on one when, for the cells concavity_reach_cells away on either side along a grid axis or
+    #: diagonal, (n_a - n_b) . (p_a - p_b) / |p_a - p_b| < -concavity_cut, i.e. the normals turn inwards by
+    #: more than about 2 asin(concavity_cut / 2) (0.3 -> 17 degrees) over that span; 0 = depth jumps only
+    concavity_cut: float = 0.3
+    #: organized clustering: the crease test compares the cells this many cells away on either side
+    concavity_reach_cells: int = 1
+    #: organized clustering: cell normals average the tangents over a (2 k + 1)^2 cell window (noise)
+    normal_smoothing_cells: int = 1
     #: unorganized clustering: voxel centroids closer than this (metres) are connected
     cluster_tolerance_m: float = 0.012
     #: keep only clusters whose centroid projects inside the convex hull of the support plane's inliers
@@ -97,7 +99,7 @@ class SegmentationConfig:
             if not getattr(self, name) > 0:
                 raise ValueError(f"SegmentationConfig.{name} must be > 0, got {getattr(self, name)!r}")
         non_negative = ("min_depth_m", "plane_refit_iterations", "plane_min_inlier_fraction", "min_cluster_points",
-                        "min_extent_m", "outlier_std_ratio", "concavity_cut")
+                        "min_extent_m", "outlier_std_ratio", "concavity_cut", "normal_smoothing_cells")
         for name in non_negative:
             if not getattr(self, name) >= 0:
                 raise ValueError(f"SegmentationConfig.{name} must be >= 0, got {getattr(self, name)!r}")
@@ -255,7 +257,7 @@ def _label_points(points, flat, candidates, config):
     if points.ndim == 3:
         labels, count = organized_components(points, candidates.reshape(points.shape[:2]), config.cell_size_px,
                                              config.depth_jump_ratio, config.concavity_cut,
-                                             config.concavity_reach_cells)
+                                             config.concavity_reach_cells, config.normal_smoothing_cells)
         labels = labels.reshape(-1)
         indices = np.flatnonzero(labels)
         return indices, labels[indices].astype(np.int64) - 1, count
