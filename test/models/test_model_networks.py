@@ -1,0 +1,144 @@
+"""Every network: output contract, exact invariance of the logits and equivariance of the rotation (float64,
+random SO(3)), proper rotations, centring, degenerate clouds, gradients, config handling, device."""
+import pytest
+import torch
+
+from vn_perception.models import DEFAULT_MODEL_CONFIG, ENCODERS, build_model, describe_model
+from vn_perception.utils.equivariance import (
+    FRAME_ATOL, assert_equivariant, equivariance_error, random_rotation,
+)
+
+VN_ENCODERS = ["fast_vn", "vn_pointnet", "vn_dgcnn"]
+SMALL = {"fast_vn": {}, "vn_pointnet": {"k": 8}, "vn_dgcnn": {"k": 8}, "pointnet": {"widths": [16, 32]},
+         "dgcnn": {"k": 8, "widths": [8, 8, 16, 16], "embed": 32}}
+OUT_KINDS = {"logits": "invariant", "rotation": "frame"}
+
+
+def _model(encoder, dtype=torch.float64, train_first=True, **overrides):
+    torch.manual_seed(0)
+    model = build_model({"encoder": encoder, "num_classes": 5, **SMALL[encoder], **overrides}).to(dtype)
+    if train_first:            # populate the batch-norm running statistics with something non-trivial
+        with torch.no_grad():
+            model.train()(_cloud(3, 32, dtype, seed=9))
+    return model.eval()
+
+
+def _cloud(b, n, dtype=torch.float64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    p = torch.randn(b, n, 3, generator=g, dtype=torch.float64) * torch.tensor([0.08, 0.05, 0.03], dtype=torch.float64)
+    return (p - p.mean(1, keepdim=True)).to(dtype)
+
+
+@pytest.mark.parametrize("encoder", ENCODERS)
+def test_output_contract(encoder):
+    model = _model(encoder, torch.float32)
+    out = model(_cloud(3, 32, torch.float32))
+    assert set(out) == {"logits", "rotation"}
+    assert out["logits"].shape == (3, 5) and out["rotation"].shape == (3, 3, 3)
+    R = out["rotation"].double()
+    assert torch.allclose(R.transpose(1, 2) @ R, torch.eye(3, dtype=R.dtype).expand_as(R), atol=1e-5)
+    assert torch.allclose(torch.linalg.det(R), torch.ones(3, dtype=R.dtype), atol=1e-5)
+    with pytest.raises(ValueError, match="expected points"):
+        model(torch.zeros(3, 32, 4))
+
+
+@pytest.mark.parametrize("encoder", VN_ENCODERS)
+@pytest.mark.parametrize("train", [False, True], ids=["eval", "train"])
+def test_vn_models_invariant_logits_equivariant_rotation_float64(encoder, train, generator):
+    model = _model(encoder, dropout=0.0).train(train)
+    assert_equivariant(model, _cloud(3, 48), "points", OUT_KINDS, atol=1e-9, n_trials=2, generator=generator)
+
+
+def test_fast_vn_variants_float64(generator):
+    cloud = _cloud(2, 300)       # N > candidates: the subsampled-support path
+    for overrides in ({"neighbourhood": "knn", "k": 10}, {"direction": "shared"}, {"candidates": None},
+                      {"normalize_scale": False}, {"widths": [16, 24, 32, 40]}):
+        model = _model("fast_vn", **overrides)
+        assert_equivariant(model, cloud, "points", OUT_KINDS, atol=1e-9, generator=generator)
+
+
+def test_fast_vn_float32_is_equivariant_to_rounding(generator):
+    model = _model("fast_vn", torch.float32)
+    err = equivariance_error(model, _cloud(8, 512, torch.float32), "points", OUT_KINDS, n_trials=3,
+                             generator=generator)
+    assert err < FRAME_ATOL[torch.float32]
+
+
+@pytest.mark.parametrize("encoder", ["pointnet", "dgcnn"])
+def test_baselines_are_not_invariant(encoder, generator):
+    model = _model(encoder)
+    out = model(_cloud(3, 64))
+    R = random_rotation(generator=generator)
+    moved = model(_cloud(3, 64) @ R.T)
+    assert (out["logits"] - moved["logits"]).abs().max() > 1e-6
+
+
+@pytest.mark.parametrize("encoder", ENCODERS)
+def test_translation_invariance_by_centring(encoder):
+    model = _model(encoder)
+    cloud = _cloud(2, 32)
+    a, b = model(cloud), model(cloud + torch.tensor([0.4, -1.0, 2.0], dtype=cloud.dtype))
+    assert torch.allclose(a["logits"], b["logits"], atol=1e-9)
+    assert torch.allclose(a["rotation"], b["rotation"], atol=1e-9)
+
+
+def _degenerate(case, dtype):
+    if case == "zeros":
+        return torch.zeros(2, 24, 3, dtype=dtype)
+    if case == "duplicates":
+        return torch.tensor([0.1, -0.2, 0.3], dtype=dtype).expand(2, 24, 3).clone()
+    if case == "coplanar":
+        p = _cloud(2, 24, dtype)
+        p[..., 2] = 0.0
+        return p
+    if case == "few_points":
+        return _cloud(2, 3, dtype)
+    raise ValueError(case)
+
+
+@pytest.mark.parametrize("encoder", ENCODERS)
+@pytest.mark.parametrize("case", ["zeros", "duplicates", "coplanar", "few_points"])
+def test_degenerate_clouds_finite_outputs_and_gradients(encoder, case, dtype):
+    model = _model(encoder, dtype).train()
+    points = _degenerate(case, dtype).requires_grad_(True)
+    out = model(points)
+    assert torch.isfinite(out["logits"]).all() and torch.isfinite(out["rotation"]).all()
+    (out["logits"].square().sum() + out["rotation"].sum()).backward()
+    assert torch.isfinite(points.grad).all()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+def test_config_defaults_and_round_trip():
+    model = build_model(DEFAULT_MODEL_CONFIG)
+    assert model.config["encoder"] == "fast_vn" == DEFAULT_MODEL_CONFIG["encoder"]
+    again = build_model(model.config)
+    assert {k: v.shape for k, v in again.state_dict().items()} == {k: v.shape for k, v in model.state_dict().items()}
+    info = describe_model(model)
+    assert info["encoder"] == "fast_vn" and info["parameters"] == sum(p.numel() for p in model.parameters())
+    assert sum(info["parameters_by_part"].values()) == info["parameters"]
+    assert build_model({"num_classes": 7})(torch.randn(2, 32, 3))["logits"].shape == (2, 7)
+    with pytest.raises(ValueError, match="unknown encoder"):
+        build_model({"encoder": "vn_transformer"})
+    with pytest.raises(ValueError):
+        build_model({"encoder": "fast_vn", "neighbourhood": "ball"})
+
+
+def test_runs_on_every_available_device():
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    for device in devices:
+        model = _model("fast_vn", torch.float32).to(device)
+        out = model(_cloud(2, 64, torch.float32).to(device))
+        assert out["logits"].device.type == device and out["rotation"].device.type == device
+
+
+@pytest.mark.parametrize("encoder", VN_ENCODERS)
+def test_vn_models_are_so3_not_o3_invariant(encoder, generator):
+    """Frames are built with a cross product (and fast_vn / vn_pointnet use p x d / cross edge features),
+    so a reflection changes the logits while a rotation does not: the models tell mirror images apart."""
+    from vn_perception.utils.equivariance import random_reflection
+    model = _model(encoder)
+    cloud = _cloud(3, 48)
+    logits = lambda p: model(p)["logits"]
+    R, S = random_rotation(generator=generator), random_reflection(generator=generator)
+    assert equivariance_error(logits, cloud, "points", "invariant", rotation=R) < 1e-9
+    assert equivariance_error(logits, cloud, "points", "invariant", rotation=S) > 1e-6

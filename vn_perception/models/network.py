@@ -1,0 +1,51 @@
+"""`ObjectNet`: encoder + invariant classification head + orientation head, one forward pass per batch."""
+import torch
+from torch import nn
+
+from vn_perception.constants import EPS
+from vn_perception.models.heads import ClassificationHead, Rotation6DHead, VNOrientationHead
+
+
+class ObjectNet(nn.Module):
+    """`points [B, N, 3]` (metres, sensor frame) -> `{"logits": [B, K], "rotation": [B, 3, 3]}`.
+
+    1. centre (`center`): subtract the centroid (equivariant, so rotations about the centroid are handled);
+    2. normalise the size (`normalize_scale`): divide by the RMS radius s (invariant) so the trunk sees
+       unit-size clouds, and append `log(s / 1 m)` to the invariant features (the head still sees the size);
+    3. encoder -> invariant `[B, F]` and equivariant `[B, C, 3]` (None for baselines);
+    4. logits from the invariant features; rotation from the equivariant features (VN encoders: exactly
+       equivariant, rotating the input by Q gives `Q R`) or a 6-D regression (baselines).
+
+    `rotation` maps object-frame coordinates to sensor-frame coordinates (columns: the object axes).
+    """
+
+    def __init__(self, encoder, num_classes, head_hidden=(256, 128), dropout=0.3, negative_slope=0.2,
+                 orientation_hidden=(), direction="per_channel", center=True, normalize_scale=True, config=None):
+        super().__init__()
+        self.encoder = encoder
+        self.center = bool(center)
+        self.normalize_scale = bool(normalize_scale)
+        features = encoder.invariant_features + (1 if self.normalize_scale else 0)
+        self.classifier = ClassificationHead(features, num_classes, head_hidden, dropout, negative_slope)
+        if encoder.equivariant_channels:
+            self.orientation = VNOrientationHead(encoder.equivariant_channels, orientation_hidden,
+                                                 negative_slope, direction)
+        else:
+            self.orientation = Rotation6DHead(features)
+        self.num_classes = int(num_classes)
+        self.config = dict(config or {})
+
+    def forward(self, points):
+        if points.dim() != 3 or points.shape[-1] != 3:
+            raise ValueError(f"expected points [B, N, 3], got {tuple(points.shape)}")
+        if self.center:
+            points = points - points.mean(dim=1, keepdim=True)
+        if self.normalize_scale:
+            scale = (points * points).sum(-1).mean(-1).clamp_min(EPS * EPS).sqrt()     # [B] metres
+            points = points / scale.view(-1, 1, 1)
+        inv, equi = self.encoder(points)
+        if self.normalize_scale:
+            inv = torch.cat((inv, scale.log().unsqueeze(1)), dim=1)
+        logits = self.classifier(inv)
+        rotation = self.orientation(equi if equi is not None else inv)
+        return {"logits": logits, "rotation": rotation}
