@@ -16,10 +16,13 @@ from ros_harness import NodeProcess, ROOT, wait_until, ycbv_points
 CONFIG = ROOT / "config" / "vn_perception.yaml"
 FRAME = "camera_depth_optical_frame"
 CAMERAS = ("cam0/points", "cam1/points")
+#: torch threads of the node under test: 1 keeps timings stable on a CPU shared with the test process
+CPU_THREADS = 1
 
 
 def _node_args(model_path, *extra):
-    args = ["--params-file", str(CONFIG), "-p", "device:=cpu", "-p", "min_score:=0.0", *extra]
+    args = ["--params-file", str(CONFIG), "-p", "device:=cpu", "-p", "min_score:=0.0", "-p", f"cpu_threads:={CPU_THREADS}",
+            *extra]
     return args + (["-p", f"model_path:={model_path}"] if model_path else [])
 
 
@@ -217,16 +220,23 @@ def _tf2_available():
 
 
 def test_end_to_end_latency(ros, points, outputs, publisher):
-    """Publish one cloud, wait for its detections, repeat: the latency seen by a subscriber on this CPU."""
-    latencies = []
+    """Publish one cloud, wait for its detections, repeat: the latency seen by a subscriber on this CPU, and
+    the node's own share (reception -> publication, from its diagnostics)."""
+    diagnostics = outputs["diagnostics"]
+    latencies, start = [], time.monotonic()
     for i in range(10):
         cloud = _cloud(points, _stamp(400 + i))
         sent = time.monotonic()
         assert _answer(outputs["detections"], publisher, cloud, timeout=30) is not None
         arrival = next(t for t, m in outputs["detections"].items if _same_stamp(m.header.stamp, cloud.header.stamp))
         latencies.append(arrival - sent)
+    time.sleep(1.2)                                   # the diagnostics period that holds the last frames
+    node_medians = [float(_diagnostics(m)["latency_median_ms"]) for t, m in diagnostics.items
+                    if t > start and "latency_median_ms" in _diagnostics(m)]
+    node_share = f"{statistics.median(node_medians):.0f}" if node_medians else "?"
     print(f"\nend-to-end latency (publish 640x480 cloud -> Detection3DArray received), 10 frames: "
-          f"median {1e3 * statistics.median(latencies):.0f} ms, max {1e3 * max(latencies):.0f} ms")
+          f"median {1e3 * statistics.median(latencies):.0f} ms, max {1e3 * max(latencies):.0f} ms "
+          f"(node's share, reception -> publication: median {node_share} ms)")
     assert statistics.median(latencies) < 5.0
 
 
@@ -250,13 +260,20 @@ def test_two_input_topics_are_answered_in_their_own_frames(ros, points, two_came
     detections = ros.collect(Detection3DArray, "/two/vn_perception/detections")
     publishers = [_cloud_publisher(ros, f"/two/{topic}") for topic in CAMERAS]
     clouds = [_cloud(points, _stamp(500 + i), frame=f"cam{i}_optical") for i in range(len(CAMERAS))]
-    for pub, cloud in zip(publishers, clouds):
-        pub.publish(cloud)
+
+    def answer(cloud):
+        return next((m for m in detections.messages if _same_stamp(m.header.stamp, cloud.header.stamp)), None)
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not all(answer(c) for c in clouds):
+        for pub, cloud in zip(publishers, clouds):   # both at once; re-sent while the discovery settles
+            pub.publish(cloud)
+        wait_until(lambda: all(answer(c) for c in clouds), 3.0)
     for cloud in clouds:
-        answer = detections.wait_for(lambda m: _same_stamp(m.header.stamp, cloud.header.stamp), 30)
-        assert answer is not None, f"no answer for {cloud.header.frame_id}"
-        assert answer.header.frame_id == cloud.header.frame_id
-        assert all(d.header.frame_id == cloud.header.frame_id for d in answer.detections)
+        message = answer(cloud)
+        assert message is not None, f"no answer for {cloud.header.frame_id}"
+        assert message.header.frame_id == cloud.header.frame_id
+        assert all(d.header.frame_id == cloud.header.frame_id for d in message.detections)
 
 
 def test_30hz_stream_is_served_by_dropping_stale_clouds(ros, points, two_camera_node):

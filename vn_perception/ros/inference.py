@@ -1,6 +1,6 @@
 """The scene pipeline as the node runs it: loaded once, re-configured in place, retried on the CPU (ROS-free).
 
-    inference = Inference(model_path="", device="auto", segmentation=SegmentationConfig())
+    inference = Inference(model_path="", device="auto", segmentation=SegmentationConfig(), cpu_threads=0)
     detections, retried_on_cpu = inference.run(points)     # points (H, W, 3) or (N, 3), sensor frame, metres
 
 A frame whose inference fails with a RuntimeError on an accelerator (CUDA out of memory, a driver error) is
@@ -34,10 +34,13 @@ class Inference:
 
     factory(model_path, device, segmentation, classifier=None) -> pipeline (default: load_pipeline); a
     pipeline has `.process(points) -> list[Detection]` and `.classifier` (`.classes`, `.symmetries`).
-    Raises ModelLoadError (path and reason) when the model cannot be loaded.
+    cpu_threads > 0 sets torch's (process-wide) intra-op threads. Raises ModelLoadError (path and reason)
+    when the model cannot be loaded.
     """
 
-    def __init__(self, model_path, device, segmentation, factory=load_pipeline):
+    def __init__(self, model_path, device, segmentation, factory=load_pipeline, cpu_threads=0):
+        if cpu_threads > 0:
+            torch.set_num_threads(int(cpu_threads))
         self.model_path = model_path
         self.requested_device = device
         self.device = str(resolve_device(device))

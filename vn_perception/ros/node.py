@@ -61,7 +61,7 @@ class VnPerceptionNode(Node):
         self._tf_buffer = self._transform_buffer(self._settings.target_frame)
         try:
             self._inference = Inference(self._settings.model_path, self._settings.device,
-                                        self._settings.segmentation, pipeline_factory)
+                                        self._settings.segmentation, pipeline_factory, self._settings.cpu_threads)
         except ModelLoadError as e:
             raise StartupError(str(e)) from e
         if self._inference.cuda_fell_back:

@@ -54,6 +54,8 @@ _NODE_PARAMETERS = [
               read_only=True),
     ParamSpec("device", "auto", "inference device: auto (CUDA when available), cpu, cuda or cuda:N",
               choices=DEVICE_CHOICES, read_only=True),
+    ParamSpec("cpu_threads", 0, "torch threads for inference on the CPU; 0 = torch's default (one per core). "
+              "1 or 2 avoid thrashing when other processes keep the cores busy", (0, 1024), read_only=True),
     ParamSpec("min_score", 0.2, "detections whose class score is below this are not published", (0.0, 1.0)),
     ParamSpec("top_k", 1, "class hypotheses per detection (results[]), best first", (1, 1000)),
     ParamSpec("publish_markers", True, "publish ~/markers (boxes, labels, axes) for RViz"),
@@ -103,6 +105,7 @@ class Settings:
     tf_timeout_s: float
     model_path: str
     device: str
+    cpu_threads: int
     min_score: float
     top_k: int
     publish_markers: bool
