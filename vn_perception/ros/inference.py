@@ -29,6 +29,11 @@ def load_pipeline(model_path, device, segmentation, classifier=None):
                                      classifier=classifier)
 
 
+def _on_cpu(pipeline):
+    """True when the pipeline's classifier runs on the CPU."""
+    return torch.device(getattr(pipeline.classifier, "device", "cpu")).type == "cpu"
+
+
 class Inference:
     """A ScenePipeline on the resolved device, with a lazily built CPU twin for failed frames.
 
@@ -77,7 +82,7 @@ class Inference:
         try:
             return pipeline.process(points), False
         except RuntimeError:
-            if self.device == "cpu":
+            if _on_cpu(pipeline):
                 raise
         if torch.cuda.is_available():
             torch.cuda.empty_cache()

@@ -112,7 +112,7 @@ class VnPerceptionNode(Node):
         try:
             settings = settings_from(values)
             self._apply(settings)
-        except (ValueError, StartupError) as e:
+        except Exception as e:  # noqa: BLE001 - invalid values, tf2 missing, a pipeline that cannot be rebuilt
             self.get_logger().warning(f"rejected parameter change: {e}")
             return SetParametersResult(successful=False, reason=str(e))
         return SetParametersResult(successful=True)
