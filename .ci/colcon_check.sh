@@ -51,7 +51,10 @@ bash "$root/scripts/ros-confined" bash -c '
   cd "$(dirname "$VN_CHECK_PREFIX")"
   set +u; source setup.bash; set -u
   module_file="$("$VN_CHECK_PY" -c "import vn_perception, sys; print(vn_perception.__file__)")"
-  case "$module_file" in "$VN_CHECK_PREFIX"/*) ;; *) echo "colcon_check: imports $module_file, not the install" >&2; exit 1;; esac
+  case "$module_file" in
+    "$VN_CHECK_PREFIX"/*) ;;
+    *) echo "colcon_check: imports $module_file, not the install" >&2; exit 1;;
+  esac
   (exec "$VN_CHECK_EXECUTABLE" --ros-args --params-file "$VN_CHECK_PARAMS" -p "model_path:=$VN_CHECK_MODEL") &
   export VN_CHECK_NODE_PID=$!
   node=$VN_CHECK_NODE_PID

@@ -4,8 +4,9 @@
         target_frame:=base_link device:=cuda
     ros2 launch vn_perception vn_perception.launch.py use_sim_time:=true     # with `ros2 bag play --clock`
 
-Arguments (target_frame, device and model_path override the parameter file): config (parameter file), input_topic (remaps the node's `points` input; several cameras: list them
-in the config's input_topics), target_frame, device, model_path, use_sim_time, namespace, fastdds_profile
+Arguments (target_frame, device and model_path override the parameter file): config (parameter file),
+input_topic (remaps the node's `points` input; several cameras: list them in the config's input_topics),
+target_frame, device, model_path, use_sim_time, namespace, fastdds_profile
 (a Fast DDS XML profile for large clouds, e.g. this package's config/fastdds_large_messages.xml, exported for
 the processes this launch starts; '' = keep the environment's; the camera driver needs the same profile).
 Outputs: <namespace>/vn_perception/{detections,markers,label_info}, /diagnostics.

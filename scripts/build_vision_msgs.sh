@@ -41,7 +41,8 @@ if [ -f "$stamp" ]; then
   [ -f "$manifest" ] && xargs -d '\n' rm -f < "$manifest"
   rm -rf "$venv"/lib/python3*/site-packages/vision_msgs "$share"
 elif "$py" -c 'import vision_msgs.msg' >/dev/null 2>&1; then
-  say "vision_msgs is already provided by $("$py" -c 'import vision_msgs; print(vision_msgs.__path__[0])'); not building"
+  where="$("$py" -c 'import vision_msgs; print(vision_msgs.__path__[0])')"
+  say "vision_msgs is already provided by $where; not building"
   exit 0
 fi
 
@@ -118,4 +119,5 @@ cp "$build/install_manifest.txt" "$manifest"
 "$py" -c 'from vision_msgs.msg import Detection3DArray, LabelInfo
 for cls in (Detection3DArray, LabelInfo): cls.__class__.__import_type_support__()'
 echo "$want" > "$stamp"
-say "done in $(( $(date +%s) - start )) s: $(ls "$venv"/lib/libvision_msgs__*.so | wc -l) libraries, Python package vision_msgs"
+libraries=$(ls "$venv"/lib/libvision_msgs__*.so | wc -l)
+say "done in $(( $(date +%s) - start )) s: $libraries libraries, Python package vision_msgs"

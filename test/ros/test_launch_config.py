@@ -40,7 +40,8 @@ def _setup_keywords():
     cwd = os.getcwd()
     os.chdir(ROOT)
     try:
-        return {k.arg: eval(compile(ast.Expression(k.value), "setup.py", "eval"), {"PACKAGE": package, "glob": glob.glob})
+        names = {"PACKAGE": package, "glob": glob.glob}
+        return {k.arg: eval(compile(ast.Expression(k.value), "setup.py", "eval"), names)
                 for k in call.keywords if k.arg in ("entry_points", "data_files")}
     finally:
         os.chdir(cwd)

@@ -21,8 +21,8 @@ CPU_THREADS = 1
 
 
 def _node_args(model_path, *extra):
-    args = ["--params-file", str(CONFIG), "-p", "device:=cpu", "-p", "min_score:=0.0", "-p", f"cpu_threads:={CPU_THREADS}",
-            *extra]
+    args = ["--params-file", str(CONFIG), "-p", "device:=cpu", "-p", "min_score:=0.0",
+            "-p", f"cpu_threads:={CPU_THREADS}", *extra]
     return args + (["-p", f"model_path:={model_path}"] if model_path else [])
 
 

@@ -59,32 +59,47 @@ class VnPerceptionNode(Node):
         super().__init__(NODE_NAME, **node_kwargs)
         self._settings = self._declare_parameters()
         self._tf_buffer = self._transform_buffer(self._settings.target_frame)
-        try:
-            self._inference = Inference(self._settings.model_path, self._settings.device,
-                                        self._settings.segmentation, pipeline_factory, self._settings.cpu_threads)
-        except ModelLoadError as e:
-            raise StartupError(str(e)) from e
-        if self._inference.cuda_fell_back:
-            self.get_logger().warning(f"device {self._settings.device!r} requested but CUDA is not available: "
-                                      "running on the CPU")
+        self._inference = self._load_pipeline(pipeline_factory)
         self._stats = NodeStats()
         self._last_totals = dict(self._stats.totals)
-        self._detections_pub = self.create_publisher(Detection3DArray, "~/detections", 10)
-        self._markers_pub = self.create_publisher(MarkerArray, "~/markers", 10)
-        self._label_info_pub = self.create_publisher(LabelInfo, "~/label_info", QoSProfile(
-            depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL))
-        self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._create_publishers()
         self._publish_label_info()
         self._slots = LatestSlots(self._settings.input_topics)
-        self._subscriptions_by_topic = {topic: self.create_subscription(
-            PointCloud2, topic, lambda msg, topic=topic: self._on_cloud(topic, msg), self._input_qos())
-            for topic in self._settings.input_topics}
+        self._subscribe()
         self.create_timer(1.0, self._publish_diagnostics)
         self._worker = threading.Thread(target=self._work, name="vn_perception_worker", daemon=True)
         self._worker.start()
         self.get_logger().info(
             f"detecting objects in {', '.join(self._resolved_topics())} on {self._inference.device} "
             f"({len(self._inference.classifier.classes)} classes, model {self._model_name()})")
+
+    def _load_pipeline(self, pipeline_factory):
+        settings = self._settings
+        try:
+            inference = Inference(settings.model_path, settings.device, settings.segmentation, pipeline_factory,
+                                  settings.cpu_threads)
+        except ModelLoadError as e:
+            raise StartupError(str(e)) from e
+        if inference.cuda_fell_back:
+            self.get_logger().warning(f"device {settings.device!r} requested but CUDA is not available: "
+                                      "running on the CPU")
+        return inference
+
+    def _create_publishers(self):
+        self._detections_pub = self.create_publisher(Detection3DArray, "~/detections", 10)
+        self._markers_pub = self.create_publisher(MarkerArray, "~/markers", 10)
+        self._label_info_pub = self.create_publisher(LabelInfo, "~/label_info", QoSProfile(
+            depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+
+    def _subscribe(self):
+        """One subscription per input topic (sensor-data QoS, or reliable), each feeding its keep-latest slot."""
+        if self._settings.qos_reliability == "reliable":
+            qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+        else:
+            qos = qos_profile_sensor_data
+        for topic in self._settings.input_topics:
+            self.create_subscription(PointCloud2, topic, lambda msg, topic=topic: self._on_cloud(topic, msg), qos)
 
     # ------------------------------------------------------------------------------ parameters
     def _declare_parameters(self):
@@ -142,11 +157,6 @@ class VnPerceptionNode(Node):
         buffer = tf2_ros.Buffer()
         self._tf_listener = tf2_ros.TransformListener(buffer, self)
         return buffer
-
-    def _input_qos(self):
-        if self._settings.qos_reliability == "reliable":
-            return QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
-        return qos_profile_sensor_data
 
     # ------------------------------------------------------------------------------ the path of one cloud
     def _on_cloud(self, topic, msg):
