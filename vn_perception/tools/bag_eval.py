@@ -136,7 +136,12 @@ def run(args):
     evaluation = Evaluation(dict(zip(classes, symmetries)), args.match_threshold)
     has_truth = args.gt_topic in bag_topics(args.bag)
     if args.live:
-        notes = evaluate_live(args, evaluation, report_dir)
+        from vn_perception.evaluation.live import LiveError
+        try:
+            notes = evaluate_live(args, evaluation, report_dir)
+        except LiveError as e:
+            print(f"vn-perception bag-eval: {e}", file=sys.stderr)
+            return 1
     else:
         notes = evaluate_offline(args, evaluation, classifier)
     notes = {"bag": str(args.bag), "cloud topic": args.cloud_topic,
