@@ -39,7 +39,8 @@ if [ -f "$stamp" ]; then
   if [ "$(cat "$stamp")" = "$want" ]; then say "up to date ($share)"; exit 0; fi
   say "sources changed: removing the previous build"
   [ -f "$manifest" ] && xargs -d '\n' rm -f < "$manifest"
-  rm -rf "$venv"/lib/python3*/site-packages/vision_msgs "$share"
+  rm -rf "$venv"/lib/python3*/site-packages/vision_msgs "$venv"/lib/python3*/site-packages/vision_msgs-*.egg-info \
+         "$venv/include/vision_msgs" "$share"
 elif "$py" -c 'import vision_msgs.msg' >/dev/null 2>&1; then
   where="$("$py" -c 'import vision_msgs; print(vision_msgs.__path__[0])')"
   say "vision_msgs is already provided by $where; not building"
