@@ -122,7 +122,9 @@ def test_markers_start_with_deleteall_and_draw_box_label_axes(rotation):
     message = convert.detection_array([_detection("mug", 0.75, rotation), _detection("can", 0.5)], _header(),
                                       classes)
     markers = convert.marker_array(message, classes, namespace="/points").markers
-    assert markers[0].action == Marker.DELETEALL and markers[0].ns == "/points"
+    cleared = [m.ns for m in markers[:3] if m.action == Marker.DELETEALL]
+    assert cleared == ["/points/boxes", "/points/labels", "/points/axes"]
+    assert {m.ns for m in markers[3:]} == set(cleared) and Marker.DELETEALL not in {m.action for m in markers[3:]}
     cubes = [m for m in markers if m.type == Marker.CUBE]
     assert [c.pose for c in cubes] == [d.bbox.center for d in message.detections]
     assert (cubes[0].scale.x, cubes[0].scale.y, cubes[0].scale.z) == pytest.approx((0.12, 0.08, 0.1))
@@ -130,7 +132,7 @@ def test_markers_start_with_deleteall_and_draw_box_label_axes(rotation):
     assert [m.text for m in markers if m.type == Marker.TEXT_VIEW_FACING] == ["mug 0.75", "can 0.50"]
     axes = [m for m in markers if m.type == Marker.LINE_LIST]
     assert len(axes) == 2 and all(len(a.points) == 6 and len(a.colors) == 6 for a in axes)
-    assert len({(m.ns, m.id) for m in markers[1:]}) == len(markers) - 1, "marker ids are unique per namespace"
+    assert len({(m.ns, m.id) for m in markers[3:]}) == len(markers) - 3, "marker ids are unique per namespace"
     assert all(m.header == message.header for m in markers)
 
 

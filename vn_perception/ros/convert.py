@@ -179,11 +179,13 @@ def class_color(index, alpha=1.0):
 
 
 def marker_array(detection_msg, classes, namespace="vn_perception"):
-    """visualization_msgs/MarkerArray of a Detection3DArray: DELETEALL (of `namespace`), then per detection an
-    oriented CUBE (colour of its class), a TEXT_VIEW_FACING "label score" and a LINE_LIST of its x, y, z axes
-    (red, green, blue; length 0.6 x the largest side)."""
+    """visualization_msgs/MarkerArray of a Detection3DArray: per detection an oriented CUBE (colour of its
+    class, ns `<namespace>/boxes`), a TEXT_VIEW_FACING "label score" (`/labels`) and a LINE_LIST of its x, y, z
+    axes (red, green, blue; length 0.6 x the largest side; `/axes`), after one DELETEALL per namespace (RViz 2
+    clears only the DELETEALL's own namespace, so several cameras' markers do not erase each other)."""
     header = detection_msg.header
-    markers = [Marker(header=header, ns=namespace, action=Marker.DELETEALL)]
+    markers = [Marker(header=header, ns=f"{namespace}/{kind}", action=Marker.DELETEALL)
+               for kind in ("boxes", "labels", "axes")]
     index_of = {name: i for i, name in enumerate(classes)}
     for number, detection in enumerate(detection_msg.detections):
         best = detection.results[0].hypothesis if detection.results else ObjectHypothesis(class_id="?", score=0.0)
