@@ -327,7 +327,8 @@ def test_sigterm_exits_cleanly(two_camera_node):
 # ------------------------------------------------------------------------------------------ refusals
 def test_start_up_refusals_name_the_reason(ros, tmp_path_factory):
     cases = {"missing_model": (["-p", "model_path:=/nonexistent/model.pt"], "/nonexistent/model.pt"),
-             "invalid_parameter": (["-p", "top_k:=0"], "top_k")}
+             "invalid_parameter": (["-p", "top_k:=0"], "top_k"),
+             "unparsable_argument": (["-p", "model_path:="], "model_path:=")}
     if not _tf2_available():
         cases["target_frame_without_tf2"] = (["-p", "target_frame:=base_link"], "tf2_ros")
     processes = {name: NodeProcess(tmp_path_factory.mktemp(name) / "node.log", "-p", "device:=cpu", *args)

@@ -305,7 +305,11 @@ def _descriptor(spec):
 
 def main(args=None):
     """Console script `vn_perception_node`: exit status 0 on SIGINT/SIGTERM, 1 when it cannot start."""
-    rclpy.init(args=args)
+    try:
+        rclpy.init(args=args)
+    except Exception as e:  # noqa: BLE001 - e.g. an argument rcl cannot parse: say so, without a traceback
+        print(f"[FATAL] [{NODE_NAME}]: cannot start: {e}", file=sys.stderr)
+        return 1
     node = None
     try:
         node = VnPerceptionNode()
