@@ -53,6 +53,15 @@ def test_continuous_symmetry_is_unobservable_about_its_axis_in_the_published_fra
     assert abs(eigenvectors[:, -1] @ symmetry_axis) == pytest.approx(1.0)
 
 
+def test_rotation_sigma_comes_from_the_checkpoint_validation_error(rotation):
+    sigma = convert.rotation_std_rad({"metrics": {"val_rotation_median_deg": 20.0}})
+    angles = np.linalg.norm(np.random.default_rng(0).normal(0.0, sigma, size=(200_000, 3)), axis=1)
+    assert np.degrees(np.median(angles)) == pytest.approx(20.0, rel=0.01), "median error angle of that sigma"
+    assert convert.rotation_std_rad({"metrics": {}}) == convert.rotation_std_rad(None) == convert.ROTATION_STD_RAD
+    block = _rotation_block(convert.pose_covariance(rotation, (0.1, 0.1, 0.1), 500, None, rotation_std=sigma))
+    assert np.allclose(block, np.eye(3) * sigma ** 2)
+
+
 def test_discrete_symmetry_keeps_the_small_rotation_covariance(rotation):
     block = _rotation_block(convert.pose_covariance(rotation, (0.1, 0.1, 0.1), 500, Symmetry.parse("box")))
     assert np.allclose(block, np.eye(3) * convert.ROTATION_STD_RAD ** 2)

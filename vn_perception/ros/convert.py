@@ -8,7 +8,8 @@ Pose covariance (6 x 6, row-major, [x, y, z, rotation about x, y, z] of the publ
     - the first term is the standard error of the mean of `point_count` points of sensor noise POINT_NOISE_M;
     - the second dominates: one view sees only the near surface, so the centre estimated from the visible
       points is off by a fraction of the object's size (up to half its depth along the viewing ray).
-  rotation: ROTATION_STD_RAD about each object axis, except about the symmetry axis `a` of a class with a
+  rotation: sigma about each object axis (`rotation_std_rad`: from the checkpoint's validation median rotation
+    error when it records one, else ROTATION_STD_RAD), except about the symmetry axis `a` of a class with a
     continuous symmetry (a can, a bowl), where the angle is unobservable: var = pi**2 / 3 (the variance of an
     angle uniform on (-pi, pi]). Built in the object frame and rotated into the published frame:
     Sigma = R Sigma_object R^T. A discrete n-fold symmetry keeps the small value: the orientation is one of n
@@ -28,9 +29,10 @@ from vision_msgs.msg import (BoundingBox3D, Detection3D, Detection3DArray, Label
 from visualization_msgs.msg import Marker, MarkerArray
 
 __all__ = [
-    "POINT_NOISE_M", "CENTROID_BIAS_FRACTION", "ROTATION_STD_RAD", "UNOBSERVABLE_ANGLE_VARIANCE",
-    "rotation_matrix", "transform_points", "pose_covariance", "top_hypotheses", "detection_array",
-    "label_info", "marker_array", "class_color", "diagnostic_status",
+    "POINT_NOISE_M", "CENTROID_BIAS_FRACTION", "ROTATION_STD_RAD", "MAXWELL_MEDIAN_PER_SIGMA",
+    "UNOBSERVABLE_ANGLE_VARIANCE", "rotation_matrix", "transform_points", "rotation_std_rad", "pose_covariance",
+    "top_hypotheses", "detection_array", "label_info", "marker_array", "class_color", "diagnostic_status",
+    "output_header",
 ]
 
 #: one depth point's noise (m): the YCB-Video Xtion frames lie a median 2.8 mm from the object models
@@ -42,6 +44,8 @@ CENTROID_BIAS_FRACTION = 0.25
 #: rotation error of an asymmetric object (rad), 1 sigma: ~15 degrees, the order of a VN classifier's
 #: median rotation error on real partial views
 ROTATION_STD_RAD = math.radians(15.0)
+#: median of the error angle / per-axis sigma for an isotropic Gaussian rotation error (Maxwell distribution)
+MAXWELL_MEDIAN_PER_SIGMA = 1.5382
 #: variance (rad^2) of an angle uniform on (-pi, pi]: the rotation about a continuous symmetry axis
 UNOBSERVABLE_ANGLE_VARIANCE = math.pi ** 2 / 3.0
 #: marker line width and text height (m)
@@ -90,18 +94,28 @@ def _symmetry_axis(symmetry):
     return axis / max(np.linalg.norm(axis), 1e-12)
 
 
-def pose_covariance(rotation, size, point_count, symmetry=None):
+def rotation_std_rad(metadata):
+    """Per-axis rotation sigma (rad) of a classifier: from its checkpoint metadata's symmetry-aware validation
+    median error (`metrics.val_rotation_median_deg`, synthetic views: a lower bound for real scenes) as
+    median / MAXWELL_MEDIAN_PER_SIGMA; ROTATION_STD_RAD when the checkpoint records none."""
+    median_deg = ((metadata or {}).get("metrics") or {}).get("val_rotation_median_deg")
+    if median_deg is None or not math.isfinite(float(median_deg)) or float(median_deg) <= 0:
+        return ROTATION_STD_RAD
+    return math.radians(float(median_deg)) / MAXWELL_MEDIAN_PER_SIGMA
+
+
+def pose_covariance(rotation, size, point_count, symmetry=None, rotation_std=ROTATION_STD_RAD):
     """6 x 6 pose covariance (module docstring), row-major as a list of 36 floats.
 
     rotation: (3, 3) object -> published frame; size: (3,) box sides (m); point_count: points of the cluster;
-    symmetry: the class's Symmetry (or None = asymmetric).
+    symmetry: the class's Symmetry (or None = asymmetric); rotation_std: per-axis sigma (rad).
     """
     largest_side = float(np.max(np.abs(np.asarray(size, dtype=np.float64))))
     position_variance = POINT_NOISE_M ** 2 / max(int(point_count), 1) + (CENTROID_BIAS_FRACTION * largest_side) ** 2
-    rotation_object = np.eye(3) * ROTATION_STD_RAD ** 2
+    rotation_object = np.eye(3) * rotation_std ** 2
     axis = _symmetry_axis(symmetry)
     if axis is not None:
-        rotation_object += (UNOBSERVABLE_ANGLE_VARIANCE - ROTATION_STD_RAD ** 2) * np.outer(axis, axis)
+        rotation_object += (UNOBSERVABLE_ANGLE_VARIANCE - rotation_std ** 2) * np.outer(axis, axis)
     rotation = np.asarray(rotation, dtype=np.float64)
     covariance = np.zeros((6, 6))
     covariance[:3, :3] = np.eye(3) * position_variance
@@ -139,12 +153,14 @@ def _symmetry_of(symmetries, classes, label):
         return None
 
 
-def detection_array(detections, header, classes, symmetries=None, top_k=1, frame_transform=None):
+def detection_array(detections, header, classes, symmetries=None, top_k=1, frame_transform=None,
+                    rotation_std=ROTATION_STD_RAD):
     """vision_msgs/Detection3DArray of pipeline Detections.
 
     header: std_msgs/Header of the output (the source cloud's stamp, the published frame).
     classes: the classifier's class names; symmetries: per class (see `_symmetry_of`).
     frame_transform: optional (R (3, 3), t (3,)) cloud frame -> published frame.
+    rotation_std: per-axis rotation sigma (rad) of the classifier (`rotation_std_rad`).
     Each Detection3D: `id` = its index in this message; results = top-k hypotheses, all carrying the same
     pose with covariance; bbox.center = that pose, bbox.size = the box sides (m).
     """
@@ -153,7 +169,7 @@ def detection_array(detections, header, classes, symmetries=None, top_k=1, frame
         rotation, position = _pose_in_frame(detection, frame_transform)
         pose = _pose_msg(rotation, position)
         covariance = pose_covariance(rotation, detection.size, detection.point_count,
-                                     _symmetry_of(symmetries, classes, str(detection.label)))
+                                     _symmetry_of(symmetries, classes, str(detection.label)), rotation_std)
         size = np.abs(np.asarray(detection.size, dtype=np.float64)).reshape(3)
         message.detections.append(Detection3D(
             header=header,

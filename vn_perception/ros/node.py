@@ -197,7 +197,8 @@ class VnPerceptionNode(Node):
         classifier = self._inference.classifier
         header = convert.output_header(cloud.header, settings.target_frame)
         message = convert.detection_array(detections, header, classifier.classes, classifier.symmetries,
-                                          settings.top_k, frame_transform)
+                                          settings.top_k, frame_transform,
+                                          convert.rotation_std_rad(getattr(classifier, "metadata", None)))
         self._detections_pub.publish(message)
         if settings.publish_markers:
             self._markers_pub.publish(convert.marker_array(message, classifier.classes, namespace=item.source))
