@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from vn_perception.data.catalog import load_catalog
-from vn_perception.data.dataset import ARRAY_KEYS, ViewDataset, _render_part, make_view_set, set_key
+from vn_perception.data.dataset import ARRAY_KEYS, ViewDataset, _render_part, make_view_set, set_key, subsample
 from vn_perception.data.views import ViewConfig
 
 CONFIG = ViewConfig(num_points=64)
@@ -54,3 +54,17 @@ def test_augmentation_is_seeded_per_epoch(primitive_folder, tmp_path):
     data.set_epoch(1)
     assert not np.allclose(first, data[1]["points"])
     assert data[1]["points"].shape == (64, 3)
+
+
+def test_point_subsets(primitive_folder, tmp_path):
+    arrays = make_view_set(load_catalog(primitive_folder), CONFIG, 2, cache_dir=tmp_path, progress=False)
+    data = ViewDataset(arrays, num_points=16)
+    item = data[0]["points"].numpy()
+    assert item.shape == (16, 3)
+    stored = {tuple(p) for p in arrays["points"][0]}
+    assert all(tuple(p) in stored for p in item)                 # a subset of the view's own points
+    fixed = subsample(arrays["points"], 16, seed=1)
+    assert fixed.shape == (len(arrays["label"]), 16, 3)
+    np.testing.assert_array_equal(fixed, subsample(arrays["points"], 16, seed=1))
+    with pytest.raises(ValueError, match="stored points"):
+        ViewDataset(arrays, num_points=65)

@@ -107,6 +107,15 @@ def make_view_set(catalog, config, views_per_object, seed=0, split="train", cach
     return arrays
 
 
+def subsample(points, num_points, seed=0):
+    """A fixed random subset of `num_points` of the stored points of every view: `[M, P, 3] -> [M, num_points, 3]`
+    (seeded; the same point slots for every view)."""
+    if num_points >= points.shape[1]:
+        return points
+    order = np.random.default_rng(seed).permutation(points.shape[1])[:num_points]
+    return np.ascontiguousarray(points[:, order])
+
+
 def rotate_view(points, rotation, Q):
     """Turn a view by `Q`: points `[P, 3]` -> `points Q^T`, label `R` -> `Q R` (both stay consistent)."""
     return points @ Q.T, Q @ rotation
@@ -120,10 +129,11 @@ class ViewDataset(torch.utils.data.Dataset):
         view's world up axis: the object stays upright);
       * `jitter_m`: Gaussian noise per coordinate (standard deviation, metres), clipped at 3 sigma;
       * `dropout_max`: drop a random fraction (uniform up to it) of the points and refill the set by
-        resampling the kept ones (point count unchanged).
+        resampling the kept ones (point count unchanged);
+      * `num_points` (fewer than stored): a random subset of that many points per item and epoch.
     """
 
-    def __init__(self, arrays, rotate=None, jitter_m=0.0, dropout_max=0.0, seed=0):
+    def __init__(self, arrays, rotate=None, jitter_m=0.0, dropout_max=0.0, num_points=None, seed=0):
         if rotate not in (None, "z", "so3"):
             raise ValueError(f"unknown rotate augmentation {rotate!r}: expected None, 'z' or 'so3'")
         self.points = arrays["points"]
@@ -131,6 +141,9 @@ class ViewDataset(torch.utils.data.Dataset):
         self.rotations = arrays["rotation"]
         self.up = arrays["up"]
         self.rotate, self.jitter_m, self.dropout_max, self.seed = rotate, jitter_m, dropout_max, seed
+        self.num_points = int(num_points or self.points.shape[1])
+        if self.num_points > self.points.shape[1]:
+            raise ValueError(f"num_points {self.num_points} > {self.points.shape[1]} stored points per view")
         self.epoch = 0
 
     def set_epoch(self, epoch):
@@ -142,9 +155,11 @@ class ViewDataset(torch.utils.data.Dataset):
     def __getitem__(self, index):
         points = self.points[index].astype(np.float64)
         rotation = self.rotations[index].astype(np.float64)
-        augmenting = self.rotate or self.jitter_m > 0 or self.dropout_max > 0
-        if augmenting:
+        subset = self.num_points < len(points)
+        if self.rotate or self.jitter_m > 0 or self.dropout_max > 0 or subset:
             rng = np.random.default_rng([self.seed, self.epoch, int(index)])
+            if subset:
+                points = points[rng.choice(len(points), self.num_points, replace=False)]
             if self.rotate == "so3":
                 points, rotation = rotate_view(points, rotation, Rotation.random(random_state=rng).as_matrix())
             elif self.rotate == "z":

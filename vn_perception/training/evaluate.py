@@ -148,7 +148,6 @@ def write_report(folder, results, settings):
     for i, (name, r) in enumerate(results.items()):
         parts += [f"## {name}", ""]
         per_class_rows = []
-        classes = list(next(iter(r["tests"].values()))["per_class"])
         for c in sorted(set().union(*[set(res["per_class"]) for res in r["tests"].values()]), key=str):
             cells = [c]
             for t in tests:
@@ -156,7 +155,6 @@ def write_report(folder, results, settings):
                 cells += ["-", "-"] if pc is None else [f"{100 * pc['accuracy']:.0f} % (n={pc['samples']})",
                                                         f"{pc['rotation_median_deg']:.1f}"]
             per_class_rows.append(cells)
-        del classes
         parts += [markdown_table(["class"] + headers[1:], per_class_rows), ""]
         for t, result in r["tests"].items():
             tag = f"{i}_{t}"

@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
 from vn_perception.data.catalog import load_catalog
-from vn_perception.data.dataset import ViewDataset, make_view_set
+from vn_perception.data.dataset import ViewDataset, make_view_set, subsample
 from vn_perception.data.paths import shared_catalog_dir
 from vn_perception.data.views import PROTOCOLS, ViewConfig
 from vn_perception.models.checkpoint import load_checkpoint, save_checkpoint, unwrap
@@ -53,7 +53,9 @@ def add_arguments(parser):
     data.add_argument("--protocol", choices=PROTOCOLS, default="so3", help="training orientations")
     data.add_argument("--views", type=int, default=400, help="training views per object")
     data.add_argument("--val-views", type=int, default=40, help="validation views per object")
-    data.add_argument("--num-points", type=int, default=512)
+    data.add_argument("--num-points", type=int, default=512, help="points per cloud fed to the network")
+    data.add_argument("--view-points", type=int, default=512,
+                      help="points stored per rendered view (>= --num-points; a random subset is drawn per epoch)")
     data.add_argument("--render-workers", type=int, default=0, help="processes rendering the views")
     data.add_argument("--cache-dir", default=None, help="view cache (default $VN_CACHE_DIR or .cache/)")
     data.add_argument("--jitter-m", type=float, default=0.001, help="augmentation: point jitter (m, std)")
@@ -76,6 +78,8 @@ def add_arguments(parser):
     run_group.add_argument("--out", default="runs/train", help="output folder (checkpoints, metrics)")
     run_group.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     run_group.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICE_CHOICES)} or cuda:N")
+    run_group.add_argument("--threads", type=int, default=0,
+                           help="torch CPU threads per process (0: torch's default; 1 on a busy machine)")
     run_group.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -85,7 +89,9 @@ def _catalog(args):
 
 
 def _view_config(args):
-    return ViewConfig(protocol=args.protocol, num_points=args.num_points)
+    if args.view_points < args.num_points:
+        raise ValueError(f"--view-points {args.view_points} < --num-points {args.num_points}")
+    return ViewConfig(protocol=args.protocol, num_points=args.view_points)
 
 
 def _model_config(args, num_classes):
@@ -138,6 +144,8 @@ def evaluate_arrays(model, arrays, symmetries, device, batch=EVAL_BATCH):
 
 def train(args):
     """Run the training described by the parsed `args`; returns the path of the final checkpoint."""
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     ctx = setup_distributed(args.device)
     try:
         return _train(args, ctx)
@@ -178,10 +186,10 @@ def _train(args, ctx):
             model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
     rotate = "so3" if args.protocol == "so3" else "z"
     dataset = ViewDataset(sets["train"], rotate=rotate, jitter_m=args.jitter_m, dropout_max=args.dropout_max,
-                          seed=args.seed)
+                          num_points=args.num_points, seed=args.seed)
+    val_arrays = {**sets["val"], "points": subsample(sets["val"]["points"], args.num_points, args.seed)}
     sampler = DistributedSampler(dataset, ctx.world_size, ctx.rank, shuffle=True, seed=args.seed,
                                  drop_last=True) if ctx.distributed else None
-    sym_tensor_cache = symmetries
     metrics = {}
     if ctx.is_main:
         out.mkdir(parents=True, exist_ok=True)
@@ -208,7 +216,7 @@ def _train(args, ctx):
             out_net = net(points)
             ce = F.cross_entropy(out_net["logits"], labels, label_smoothing=args.label_smoothing)
             rot = symmetric_rotation_loss(out_net["rotation"], batch["rotation"].to(ctx.device),
-                                          [sym_tensor_cache[i] for i in labels.tolist()])
+                                          [symmetries[i] for i in labels.tolist()])
             loss = ce + args.rotation_weight * rot
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
@@ -222,7 +230,7 @@ def _train(args, ctx):
         totals = ctx.all_reduce_sum(totals)
         seconds = time.perf_counter() - started
         if ctx.is_main:
-            val = evaluate_arrays(model, sets["val"], symmetries, ctx.device)
+            val = evaluate_arrays(model, val_arrays, symmetries, ctx.device)
             metrics = {"epoch": epoch + 1, "loss": float(totals[0] / totals[3]), "ce": float(totals[1] / totals[3]),
                        "rotation_loss": float(totals[2] / totals[3]), "lr": optimiser.param_groups[0]["lr"],
                        "samples_per_s": float(totals[3] / seconds), "seconds": seconds,
