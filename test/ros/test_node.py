@@ -250,9 +250,17 @@ def test_sigint_exits_cleanly(node):
 def two_camera_node(ros, model_path, tmp_path_factory):
     topics = "[" + ", ".join(f'"{t}"' for t in CAMERAS) + "]"
     process = _start(tmp_path_factory, "two_cameras", model_path, "-p", f"input_topics:={topics}",
-                     "-r", "__node:=vn_perception", "-r", "__ns:=/two")
+                     "-p", "device:=cuda", "-r", "__node:=vn_perception", "-r", "__ns:=/two")
     yield process
     process.stop()
+
+
+def test_cuda_requested_without_cuda_runs_on_the_cpu_with_a_warning(two_camera_node):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    log = two_camera_node.log()
+    assert "requested but CUDA is not available" in log and " on cpu (" in log, log
 
 
 def test_two_input_topics_are_answered_in_their_own_frames(ros, points, two_camera_node):
