@@ -10,6 +10,13 @@ the object's unoccluded silhouette, ray cast from the catalog mesh at the ground
 occlusion and missing depth lower it). Precision = clusters with IoU >= 0.5 against any labelled object /
 all clusters. Speed: segmentation seconds per frame (median, p95), single process.
 
+Are these definitions fair? IoU is taken on pixels with a depth reading on both sides (a cluster cannot
+hold a pixel without one), so missing depth neither helps nor hurts. The ground-truth mask includes each
+object's bottom min_height_m (1 cm) that every plane-removal method drops: that costs IoU on thin objects
+(the YCB large marker lying flat is half below it: the remaining misses) but applies to the peer too.
+Visibility counts missing depth as not visible, so an object the sensor barely sees is not evaluated.
+Precision is a lower bound: a cluster on a real but unannotated object (video 0000 has a few) counts as false.
+
 Peer: Open3D (voxel_down_sample + segment_plane + cluster_dbscan with the same voxel, plane distance,
 hypotheses, height band, tolerance and cluster filters), labels mapped back to the full-resolution
 points through the voxel of each point. Only Open3D's own calls are timed (not the mapping nor the
