@@ -32,17 +32,43 @@ DEFAULT_STAMP_TOLERANCE_MS = 1.0
 _NS_PER_MS = 1_000_000
 
 
-def add_arguments(parser):
-    parser.add_argument("bag", type=Path, help="rosbag2 folder (mcap or sqlite3)")
-    parser.add_argument("--out", type=Path, default=None, help="report folder (default: <bag>_report[_live])")
+def add_pipeline_arguments(parser):
+    """The options bag-eval and real-eval share: model, pipeline, device, threads, matching, score filter."""
     parser.add_argument("--model", default=None, help="classifier checkpoint (default: the shipped model)")
     parser.add_argument("--config", default=None, help="pipeline configuration file (default: built-in)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    parser.add_argument("--cloud-topic", default=CLOUD_TOPIC)
-    parser.add_argument("--gt-topic", default=GT_TOPIC, help="vision_msgs/Detection3DArray ground truth")
+    parser.add_argument("--cpu-threads", type=int, default=0,
+                        help="torch threads on the CPU (0 = torch's default; the node's cpu_threads parameter)")
     parser.add_argument("--match-threshold", type=float, default=DEFAULT_MATCH_THRESHOLD_M,
                         help="largest prediction - ground-truth centre distance of a match (m)")
     parser.add_argument("--min-score", type=float, default=DEFAULT_MIN_SCORE, help="drop detections scoring below")
+
+
+def load_pipeline(args):
+    """The ScenePipeline of the options of `add_pipeline_arguments` (sets torch's threads when asked)."""
+    from vn_perception.classifier import ObjectClassifier
+    from vn_perception.pipeline import ScenePipeline
+    if args.cpu_threads > 0:
+        import torch
+        torch.set_num_threads(args.cpu_threads)
+    classifier = ObjectClassifier.load(args.model, device=args.device)
+    return ScenePipeline.from_config(args.config, classifier=classifier)
+
+
+def run_pipeline(pipeline, points, min_score):
+    """(all Detections, the ObjectPoses of those scoring >= `min_score`, {stage: seconds}) of one cloud."""
+    started = time.perf_counter()
+    detections = pipeline.process(points)
+    timings = {"total": time.perf_counter() - started, **pipeline.timings}
+    return detections, prediction_poses(detections, min_score), timings
+
+
+def add_arguments(parser):
+    parser.add_argument("bag", type=Path, help="rosbag2 folder (mcap or sqlite3)")
+    parser.add_argument("--out", type=Path, default=None, help="report folder (default: <bag>_report[_live])")
+    add_pipeline_arguments(parser)
+    parser.add_argument("--cloud-topic", default=CLOUD_TOPIC)
+    parser.add_argument("--gt-topic", default=GT_TOPIC, help="vision_msgs/Detection3DArray ground truth")
     parser.add_argument("--stamp-tolerance-ms", type=float, default=DEFAULT_STAMP_TOLERANCE_MS,
                         help="largest cloud / ground-truth header stamp difference")
     parser.add_argument("--max-frames", type=int, default=None, help="stop after this many clouds (offline)")
@@ -68,13 +94,10 @@ def prediction_poses(detections, min_score):
     return [ObjectPose(d.label, d.rotation, d.position, d.size, d.score) for d in detections if d.score >= min_score]
 
 
-def evaluate_offline(args, evaluation, classifier):
-    """Run the pipeline (with `classifier`) on every cloud of the bag, adding each frame to `evaluation`;
-    returns notes."""
-    from vn_perception.pipeline import ScenePipeline
+def evaluate_offline(args, evaluation, pipeline):
+    """Run `pipeline` on every cloud of the bag, adding each frame to `evaluation`; returns notes."""
     from vn_perception.pointcloud import read_xyz
 
-    pipeline = ScenePipeline.from_config(args.config, classifier=classifier)
     total = count_messages(args.bag, args.cloud_topic)
     if args.max_frames is not None:
         total = min(total, args.max_frames)
@@ -82,12 +105,9 @@ def evaluate_offline(args, evaluation, classifier):
     for n, frame in enumerate(tqdm(frames, total=total, desc="bag-eval", unit="frame")):
         if n == total:
             break
-        points = read_xyz(frame.cloud)
-        started = time.perf_counter()
-        detections = pipeline.process(points)
-        timings = {"total": time.perf_counter() - started, **pipeline.timings}
-        evaluation.add_frame(frame.stamp_ns, prediction_poses(detections, args.min_score), frame.ground_truth, timings)
-    return {"mode": "offline (pipeline in process)", "device": str(classifier.device)}
+        _, predictions, timings = run_pipeline(pipeline, read_xyz(frame.cloud), args.min_score)
+        evaluation.add_frame(frame.stamp_ns, predictions, frame.ground_truth, timings)
+    return {"mode": "offline (pipeline in process)", "device": str(pipeline.classifier.device)}
 
 
 def evaluate_live(args, evaluation, report_dir):
@@ -97,7 +117,8 @@ def evaluate_live(args, evaluation, report_dir):
     truth = read_ground_truth(args.bag, args.gt_topic) if args.gt_topic in bag_topics(args.bag) else {}
     truth_stamps = sorted(truth)
     total = count_messages(args.bag, args.cloud_topic)
-    node = NodeProcess(report_dir / "node.log", args.cloud_topic, args.model or "", args.device, args.min_score)
+    node = NodeProcess(report_dir / "node.log", args.cloud_topic, args.model or "", args.device, args.min_score,
+                       {"cpu_threads": str(args.cpu_threads)})
     try:
         with tqdm(total=total, desc="bag-eval --live", unit="frame") as bar:
             result = play_into_node(args.bag, node, args.cloud_topic, args.clock_topic, args.detections_topic,
@@ -130,9 +151,8 @@ def run(args):
     if args.live:
         classes, symmetries = _model_metadata(args.model)
     else:
-        from vn_perception.classifier import ObjectClassifier
-        classifier = ObjectClassifier.load(args.model, device=args.device)
-        classes, symmetries = classifier.classes, classifier.symmetries
+        pipeline = load_pipeline(args)
+        classes, symmetries = pipeline.classifier.classes, pipeline.classifier.symmetries
     evaluation = Evaluation(dict(zip(classes, symmetries)), args.match_threshold)
     has_truth = args.gt_topic in bag_topics(args.bag)
     if args.live:
@@ -143,11 +163,11 @@ def run(args):
             print(f"vn-perception bag-eval: {e}", file=sys.stderr)
             return 1
     else:
-        notes = evaluate_offline(args, evaluation, classifier)
+        notes = evaluate_offline(args, evaluation, pipeline)
     notes = {"bag": str(args.bag), "cloud topic": args.cloud_topic,
              "ground truth": args.gt_topic if has_truth else "none (detections and timings only)",
              "model": args.model or "shipped default", "match threshold (m)": args.match_threshold,
-             "min score": args.min_score, **notes}
+             "min score": args.min_score, "cpu threads": args.cpu_threads or "torch default", **notes}
     summary = evaluation.summary()
     write_report(report_dir, summary, f"bag-eval{' --live' if args.live else ''}: {args.bag.name}", notes,
                  name="live" if args.live else "offline")
