@@ -8,6 +8,12 @@ TINY_MODEL = {"widths": [8, 8, 16], "k": 8, "head_hidden": [16], "orientation_hi
 
 
 @pytest.fixture
+def tiny_model_config():
+    """A fast_vn small enough to train in seconds (2 classes)."""
+    return {"encoder": "fast_vn", "num_classes": 2, **TINY_MODEL}
+
+
+@pytest.fixture
 def tiny_catalog(tmp_path):
     folder = tmp_path / "meshes"
     folder.mkdir()

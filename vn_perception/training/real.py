@@ -43,9 +43,11 @@ def largest_cluster(points, tolerance_m):
     return points[labels == np.bincount(labels).argmax()]
 
 
-def real_objects(path, meshes, min_visibility=0.0, cluster_tolerance_m=0.01, max_points=4096, seed=0):
+def real_objects(path, meshes, min_visibility=0.0, cluster_tolerance_m=0.01, max_points=4096, seed=0,
+                 frames=None):
     """Objects of the real frames file `path` with visibility >= `min_visibility` -> list of `RealObject`.
 
+    `frames`: indices of the frames to read (None: all).
     `meshes`: {class name: trimesh mesh in its object frame} (the catalog's ycbv meshes), used for the
     visibility. Deterministic for `seed` (the random subset of at most `max_points` points per object).
     """
@@ -55,7 +57,7 @@ def real_objects(path, meshes, min_visibility=0.0, cluster_tolerance_m=0.01, max
         data = {k: stored[k] for k in stored.files}   # each NpzFile access decompresses the whole array
         names = [str(n) for n in data["class_names"]]
         scale = float(data["depth_scale_m"])
-        for f in range(len(data["depth"])):
+        for f in range(len(data["depth"])) if frames is None else frames:
             camera = PinholeCamera.from_K(data["K"][f], data["depth"].shape[2], data["depth"].shape[1])
             depth = data["depth"][f].astype(np.float32) * scale
             label = data["label"][f]
