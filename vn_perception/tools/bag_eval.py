@@ -35,7 +35,8 @@ _NS_PER_MS = 1_000_000
 def add_pipeline_arguments(parser):
     """The options bag-eval and real-eval share: model, pipeline, device, threads, matching, score filter."""
     parser.add_argument("--model", default=None, help="classifier checkpoint (default: the shipped model)")
-    parser.add_argument("--config", default=None, help="pipeline configuration file (default: built-in)")
+    parser.add_argument("--config", default=None, help="pipeline configuration file (default: the packaged one; "
+                        "in --live mode the node's own parameters apply instead)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
     parser.add_argument("--cpu-threads", type=int, default=0,
                         help="torch threads on the CPU (0 = torch's default; the node's cpu_threads parameter)")
