@@ -6,7 +6,8 @@ the tests that need it skip. Run: bash scripts/ros-confined .venv/bin/python -m 
 import numpy as np
 import pytest
 
-from ros_harness import DEFAULT_MODEL, YCBV_DEV, RosHarness, ros_allowed
+from ros_harness import YCBV_DEV, RosHarness, ros_allowed
+from vn_perception.classifier import DEFAULT_MODEL_PATH
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,7 @@ def ycbv_dev():
 def model_path(tmp_path_factory):
     """'' (the shipped model) when it exists; until then a checkpoint of an untrained classifier with the
     YCB-Video classes, so the node runs its full path."""
-    if DEFAULT_MODEL.exists():
+    if DEFAULT_MODEL_PATH.exists():
         return ""
     from vn_perception.data.ycbv import YCBV_SYMMETRIES
     from vn_perception.models.checkpoint import save_checkpoint

@@ -17,7 +17,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 YCBV_DEV = ROOT.parent / "shared" / "data" / "real_dev" / "ycbv_real_dev.npz"
-DEFAULT_MODEL = ROOT / "vn_perception" / "assets" / "default_model.pt"
 #: time allowed for a node to start (import torch, load the model) on a loaded 2-core machine
 NODE_START_TIMEOUT_S = 90.0
 
