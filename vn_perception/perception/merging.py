@@ -35,11 +35,14 @@ SAMPLE_POINTS = 1024
 class ClusterShape:
     """Per-cluster summary on the support plane, measured on about SAMPLE_POINTS strided points of it:
     `heights` (3,) bottom/middle/top metres above the plane, `mean` (3,) sensor-frame centroid, `sample`
-    (n, 3) the points and `footprint` (n, 2) their plane coordinates."""
+    (n, 3) the points, `footprint` (n, 2) their plane coordinates and `low`, `high` (3,) the corners of
+    their axis-aligned bounding box (sensor frame)."""
     heights: np.ndarray
     mean: np.ndarray
     sample: np.ndarray
     footprint: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
 
     @classmethod
     def of(cls, cluster, height, axes):
@@ -47,9 +50,17 @@ class ClusterShape:
         plane spanned by `axes` (2, 3)."""
         stride = max(len(cluster.indices) // SAMPLE_POINTS, 1)
         sample = cluster.points[::stride]
+        coords = np.ascontiguousarray(sample.T, dtype=np.float64)       # (3, n): 8x faster min / max
         return cls(np.percentile(height[cluster.indices[::stride]],
                                  (BOTTOM_PERCENTILE, MIDDLE_PERCENTILE, TOP_PERCENTILE)),
-                   sample.mean(axis=0), sample, sample @ axes.T.astype(sample.dtype))
+                   sample.mean(axis=0), sample, sample @ axes.T.astype(sample.dtype),
+                   coords.min(axis=1), coords.max(axis=1))
+
+
+def box_gap(a, b):
+    """Distance (metres) between the bounding boxes of two ClusterShapes' samples (0 when they overlap): no
+    two of their sample points are closer, so a pair farther apart than a gap limit needs no k-d tree."""
+    return float(np.linalg.norm(np.maximum(np.maximum(a.low - b.high, b.low - a.high), 0.0)))
 
 
 def _inside_behind(front, back, normal, axes, margin_m):
@@ -57,8 +68,10 @@ def _inside_behind(front, back, normal, axes, margin_m):
     away = (front.mean - normal * float(front.mean @ normal)) @ axes.T       # viewing direction on the table
     away /= max(float(np.linalg.norm(away)), EPS)
     side = np.array([-away[1], away[0]])
-    front_side, back_side = front.footprint @ side, np.percentile(back.footprint @ side, _EXTENT_PERCENTILES)
-    front_away, back_away = front.footprint @ away, np.percentile(back.footprint @ away, _EXTENT_PERCENTILES)
+    front_side, front_away = front.footprint @ side, front.footprint @ away
+    # both percentiles of both directions in one call (the same values as one call per direction)
+    (back_side, back_away) = np.percentile(np.stack((back.footprint @ side, back.footprint @ away)),
+                                           _EXTENT_PERCENTILES, axis=1).T
     width = float(front_side.max() - front_side.min())
     return (back_side[0] >= front_side.min() - margin_m and back_side[1] <= front_side.max() + margin_m
             and back_away[0] >= front_away.min() - margin_m and back_away[1] <= front_away.max() + width)
@@ -67,7 +80,9 @@ def _inside_behind(front, back, normal, axes, margin_m):
 def container_parents(shapes, normal, config):
     """(K,) int: for each cluster the index of the nearer cluster it is the inside of, or itself.
 
-    shapes: the clusters' ClusterShape; normal (3,): the support plane's normal.
+    shapes: the clusters' ClusterShape; normal (3,): the support plane's normal. The cheap tests go first:
+    heights, depths, then the bounding-box gap (with EPS of slack for rounding), before the footprint
+    percentiles and the k-d tree.
     """
     axes = plane_axes(normal)
     parents = np.arange(len(shapes))
@@ -77,6 +92,7 @@ def container_parents(shapes, normal, config):
         best_gap = config.interior_merge_gap_m
         for a, front in enumerate(shapes):
             if (a == b or front.heights[2] <= back.heights[1] or front.mean[2] >= back.mean[2]
+                    or box_gap(front, back) > best_gap + EPS
                     or not _inside_behind(front, back, normal, axes, config.interior_margin_m)):
                 continue
             gap, _ = cKDTree(front.sample).query(back.sample, distance_upper_bound=best_gap)
