@@ -76,7 +76,7 @@ def score(classifier, clouds, truth_names, truth_rotations):
                                  classifier.symmetries)
     correct = predicted == truth
     matrix = confusion_matrix(truth, predicted, len(classifier.classes))
-    present = sorted(set(truth.tolist()))
+    present = sorted(set(truth.tolist()) | set(predicted.tolist()))   # rows/columns shown in the confusion
     return {"samples": int(len(truth)), "accuracy": float(correct.mean()),
             "rotation_all": rotation_summary(errors.tolist()),
             "rotation_correct": rotation_summary(errors[correct].tolist()),
@@ -84,7 +84,7 @@ def score(classifier, clouds, truth_names, truth_rotations):
             "per_class": {classifier.classes[k]: {"accuracy": per_class_accuracy(matrix)[k],
                                                   "samples": int(matrix[k].sum()),
                                                   "rotation_median_deg": float(np.median(errors[truth == k]))}
-                          for k in present},
+                          for k in sorted(set(truth.tolist()))},
             "confusion": {"labels": [classifier.classes[k] for k in present],
                           "matrix": matrix[np.ix_(present, present)].tolist()}}
 
