@@ -4,13 +4,12 @@
     pipe = ScenePipeline.from_config(None)     # packaged assets/pipeline.yaml, default model
     dets = pipe.process(points)                # (H, W, 3) or (N, 3) metres, sensor frame, NaN allowed
     dets[0].label, dets[0].position, dets[0].orientation_xyzw, dets[0].size
-    pipe.timings                               # seconds per stage of the last call
+    pipe.timings                               # seconds per stage of the last call (cpu_timings: CPU seconds)
 
 Stages: `perception.segmentation.segment_objects` (crop, plane, cluster, filter) -> a random subset of
 `num_points` points per object -> ONE `ObjectClassifier.predict` call for all objects of the frame ->
 oriented boxes in the predicted object frames.
 """
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from vn_perception.perception.segmentation import SegmentationConfig, segment_objects
+from vn_perception.perception.timing import StageClock
 
 __all__ = ["Detection", "ScenePipeline", "load_pipeline_config", "DEFAULT_CONFIG_PATH"]
 
@@ -91,6 +91,11 @@ def _oriented_box(points, rotation):
     return rotation @ ((low + high) / 2), high - low
 
 
+def _with_substages(segmentation_stages, pipeline_stages):
+    """The segmentation's stages (crop, plane, cluster, filter), then the pipeline's (seconds)."""
+    return {**{k: v for k, v in segmentation_stages.items() if k != "total"}, **pipeline_stages}
+
+
 class ScenePipeline:
     """Segmentation + classification of one cloud. Build with `from_config`.
 
@@ -110,7 +115,7 @@ class ScenePipeline:
         self.max_objects = int(max_objects)
         self.num_points = int(num_points)
         self.min_points = max(int(getattr(classifier, "MIN_POINTS", 1)), 1)
-        self.timings = {}
+        self.timings, self.cpu_timings = {}, {}
 
     @classmethod
     def from_config(cls, config=None, classifier=None):
@@ -137,22 +142,18 @@ class ScenePipeline:
 
         Empty or all-NaN clouds give []. Raises ValueError for another shape or infinite values.
         """
-        start = time.perf_counter()
+        clock = StageClock()
         result = segment_objects(points, self.segmentation)                 # validates the input
-        timings = {stage: seconds for stage, seconds in result.timings.items() if stage != "total"}
-        timings["segmentation"] = result.timings["total"]
+        clock.lap("segmentation")
         clusters = [c for c in result.clusters if len(c) >= self.min_points][:self.max_objects]
 
-        mark = time.perf_counter()
         rng = np.random.default_rng(SAMPLING_SEED)
         subsets = [self._subset(c.points, rng) for c in clusters]
-        timings["sampling"] = time.perf_counter() - mark
+        clock.lap("sampling")
 
-        mark = time.perf_counter()
         predictions = self.classifier.predict(subsets) if subsets else []
-        timings["inference"] = time.perf_counter() - mark
+        clock.lap("inference")
 
-        mark = time.perf_counter()
         detections = []
         for cluster, prediction in zip(clusters, predictions):
             if prediction.score < self.min_score:
@@ -163,7 +164,8 @@ class ScenePipeline:
                 label=prediction.label, score=float(prediction.score), position=centre, rotation=rotation,
                 orientation_xyzw=Rotation.from_matrix(rotation).as_quat(), size=size,
                 point_count=len(cluster), indices=cluster.indices))
-        timings["boxes"] = time.perf_counter() - mark
-        timings["total"] = time.perf_counter() - start
-        self.timings = timings
+        clock.lap("boxes")
+        clock.total()
+        self.timings = _with_substages(result.timings, clock.timings)
+        self.cpu_timings = _with_substages(result.cpu_timings, clock.cpu_timings)
         return detections

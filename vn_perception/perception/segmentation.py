@@ -3,7 +3,7 @@
     result = segment_objects(points, SegmentationConfig())   # points (H, W, 3) or (N, 3), metres, NaN = missing
     result.plane          # Plane (normal towards the camera, offset) or None when no support plane was found
     result.clusters       # list[Cluster]: indices into the flattened input, points (n, 3) float32
-    result.timings        # seconds per stage: crop, plane, cluster, filter, total
+    result.timings        # seconds per stage: crop, plane, cluster, filter, total (cpu_timings: CPU)
 
 Stages (points in the sensor frame, camera at the origin):
   1. crop: finite points with depth (z) in [min_depth_m, max_depth_m] and inside the optional box;
@@ -18,7 +18,6 @@ Stages (points in the sensor frame, camera at the origin):
      (merging.py); the cluster top's clearance over the (distorted) table; support.
 """
 import dataclasses
-import time
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -27,6 +26,7 @@ import numpy as np
 from vn_perception.perception.clustering import euclidean_components, organized_components, statistical_inliers
 from vn_perception.perception.merging import ClusterShape, container_parents, root_groups
 from vn_perception.perception.plane import Plane, SupportPolygon, plane_axes, ransac_plane
+from vn_perception.perception.timing import StageClock
 from vn_perception.perception.voxel import voxel_downsample
 
 __all__ = ["SegmentationConfig", "Cluster", "SegmentationResult", "segment_objects", "as_point_array"]
@@ -159,13 +159,15 @@ class Cluster:
 
 @dataclass
 class SegmentationResult:
-    """Support `plane` (or None), `clusters` (largest first) and `timings` (seconds per stage).
+    """Support `plane` (or None), `clusters` (largest first), `timings` (wall seconds per stage) and
+    `cpu_timings` (CPU seconds per stage, perception.timing).
 
     Iterating over a result iterates over its clusters.
     """
     plane: Optional[Plane]
     clusters: list
     timings: dict = field(default_factory=dict)
+    cpu_timings: dict = field(default_factory=dict)
 
     def __iter__(self):
         return iter(self.clusters)
@@ -191,23 +193,6 @@ def as_point_array(points):
     if np.isinf(array).any():
         raise ValueError("points contain infinite values; mark missing points with NaN")
     return array
-
-
-class _StageClock:
-    """Seconds spent per named stage."""
-
-    def __init__(self):
-        self.timings = {}
-        self._last = self._start = time.perf_counter()
-
-    def lap(self, stage):
-        now = time.perf_counter()
-        self.timings[stage] = now - self._last
-        self._last = now
-
-    def total(self):
-        self.timings["total"] = time.perf_counter() - self._start
-        return self.timings
 
 
 def _crop_mask(flat, config):
@@ -353,7 +338,7 @@ def segment_objects(points, config: Optional[SegmentationConfig] = None):
     config = config or SegmentationConfig()
     points = as_point_array(points)
     flat = points.reshape(-1, 3)
-    clock = _StageClock()
+    clock = StageClock()
     rng = np.random.default_rng(config.random_seed)
 
     keep = _crop_mask(flat, config)
@@ -361,7 +346,8 @@ def segment_objects(points, config: Optional[SegmentationConfig] = None):
     if np.count_nonzero(keep) < 3:
         for stage in ("plane", "cluster", "filter"):
             clock.lap(stage)
-        return SegmentationResult(None, [], clock.total())
+        clock.total()
+        return SegmentationResult(None, [], clock.timings, clock.cpu_timings)
 
     plane, support = _support_plane(flat[_sample(keep, config.plane_sample_points, rng)], config, rng)
     candidates = keep
@@ -383,4 +369,5 @@ def segment_objects(points, config: Optional[SegmentationConfig] = None):
         clusters = [c for c, inside in zip(clusters, support.contains(centroids)) if inside]
     clusters.sort(key=len, reverse=True)
     clock.lap("filter")
-    return SegmentationResult(plane, clusters, clock.total())
+    clock.total()
+    return SegmentationResult(plane, clusters, clock.timings, clock.cpu_timings)
