@@ -137,15 +137,20 @@ class ScenePipeline:
             return points
         return points[rng.choice(len(points), self.num_points, replace=False)]
 
+    def segment(self, points):
+        """(SegmentationResult, the clusters that will be classified: at least the classifier's MIN_POINTS,
+        the `max_objects` largest) of an (H, W, 3) or (N, 3) cloud; ValueError as `process`."""
+        result = segment_objects(points, self.segmentation)                 # validates the input
+        return result, [c for c in result.clusters if len(c) >= self.min_points][:self.max_objects]
+
     def process(self, points):
         """Detections (list of Detection, largest objects first) in an (H, W, 3) or (N, 3) cloud.
 
         Empty or all-NaN clouds give []. Raises ValueError for another shape or infinite values.
         """
         clock = StageClock()
-        result = segment_objects(points, self.segmentation)                 # validates the input
+        result, clusters = self.segment(points)
         clock.lap("segmentation")
-        clusters = [c for c in result.clusters if len(c) >= self.min_points][:self.max_objects]
 
         rng = np.random.default_rng(SAMPLING_SEED)
         subsets = [self._subset(c.points, rng) for c in clusters]
