@@ -14,8 +14,9 @@ Sections (`--sections`, comma-separated; default all but `node`):
                 recall, precision, time, ratio.
   classifier    the network alone (`torch.inference_mode`, eval) on B objects x N points of the same random
                 clouds for the default model and the paper-faithful VN-PointNet / VN-DGCNN peers.
-  precision     the classifier's batch of a frame's objects in float32 and under autocast in bfloat16 (and
-                float16 on CUDA): time, largest probability difference, label agreement, rotation difference.
+  precision     the classifier's batch of the busiest frame's objects (at most the largest `--batch-sizes`) in
+                float32 and under autocast in bfloat16 (and float16 on CUDA): time, largest probability
+                difference, label agreement, rotation difference.
   training      training samples/s (training.throughput.measure_throughput) of the default encoder and peers.
   node          the node as a confined subprocess (evaluation.live.NodeProcess), fed the frames in a loop at
                 `--stream-rate` Hz: answered frames/s, end-to-end latency (publish -> detections received),
@@ -651,8 +652,8 @@ def run(args):
             elif section == "classifier":
                 out = bench_classifier(classifier.model, [p for p in args.peers if p], args.batch_sizes, args.points,
                                        device, args.repeats, args.max_seconds, len(classifier.classes))
-            elif section == "precision":                  # the frame with the most objects
-                clusters = max((pipeline.segment(points)[1] for points in frames), key=len)
+            elif section == "precision":    # the frame with the most objects (at most the largest batch size)
+                clusters = max((pipeline.segment(points)[1] for points in frames), key=len)[:max(args.batch_sizes)]
                 out = bench_precision(classifier, [c.points for c in clusters], args.repeats, args.max_seconds)
             elif section == "training":
                 out = bench_training(["fast_vn"] + [p for p in args.peers if p], args.train_batch, args.train_points,
