@@ -41,6 +41,6 @@ def model_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("model") / "untrained.pt"
     save_checkpoint(path, build_model(config), {
         "classes": classes, "model_config": config,
-        "symmetries": [YCBV_SYMMETRIES[c].replace("+flip", ":flip") for c in classes],
+        "symmetries": [YCBV_SYMMETRIES[c] for c in classes],
         "preprocessing": {"num_points": 512, "centering": "mean"}})
     return str(path)
