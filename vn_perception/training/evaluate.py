@@ -130,24 +130,27 @@ def write_report(folder, results, settings):
     headers = ["model (encoder / training protocol)"]
     for t in tests:
         label = "real" if t == REAL else f"test {PROTOCOL_NAMES[t]}"
-        headers += [f"{label}: top-1", f"{label}: median rot. err. (deg)"]
+        headers += [f"{label}: top-1", f"{label}: median rot. err. (deg)", f"{label}: same, correct class only"]
     rows = []
     for name, r in results.items():
         row = [name]
         for t in tests:
             result = r["tests"].get(t)
-            row += [_cell(result), _cell(result, "rotation_all")]
+            row += [_cell(result), _cell(result, "rotation_all"), _cell(result, "rotation_correct")]
         rows.append(row)
     parts = ["# Evaluation: synthetic protocols and real frames", "",
              *[f"- {k}: {v}" for k, v in settings.items()], "",
              "Training protocol / test protocol: z/z, z/SO(3), SO(3)/SO(3) read off each row. Rotation errors "
              "are symmetry-aware (minimum over the true class's symmetries), median over all samples of the "
-             "set; the per-class tables also give the median over correctly classified samples.", "",
+             "set and over the correctly classified ones; per class: top-1 and the median over all samples.", "",
              "## Overview", "", markdown_table(headers, rows), ""]
     cdf = {}
     for i, (name, r) in enumerate(results.items()):
         parts += [f"## {name}", ""]
-        per_class_rows = []
+        per_class_rows, class_headers = [], ["class"]
+        for t in tests:
+            label = "real" if t == REAL else f"test {PROTOCOL_NAMES[t]}"
+            class_headers += [f"{label}: top-1", f"{label}: median rot. err. (deg)"]
         for c in sorted(set().union(*[set(res["per_class"]) for res in r["tests"].values()]), key=str):
             cells = [c]
             for t in tests:
@@ -155,7 +158,7 @@ def write_report(folder, results, settings):
                 cells += ["-", "-"] if pc is None else [f"{100 * pc['accuracy']:.0f} % (n={pc['samples']})",
                                                         f"{pc['rotation_median_deg']:.1f}"]
             per_class_rows.append(cells)
-        parts += [markdown_table(["class"] + headers[1:], per_class_rows), ""]
+        parts += [markdown_table(class_headers, per_class_rows), ""]
         for t, result in r["tests"].items():
             tag = f"{i}_{t}"
             plot = f"confusion_{tag}.png"
