@@ -7,6 +7,8 @@ matched to the ground-truth objects (`evaluation.real_frames`: objects with >= -
 with depth; ground-truth centre = the pose translation as in simulated bags, `--gt-centre mask` for the median
 of the masked points) and scored as `bag-eval` does, plus segmentation recall / precision: a detection's points
 (`Detection.indices`) against the ground-truth masks, a match at IoU >= 0.5 (`perception.metrics`).
+Precision is a lower bound: the YCB-Video frames hold things nobody annotated (other objects, the table's
+edge, clutter), and a detection of one of them counts as a false positive.
 `--compare DIR` (repeatable) puts the overall figures of another report (e.g. bag-eval on a simulated bag)
 beside these in summary.md.
 """
