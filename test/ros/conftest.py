@@ -3,6 +3,8 @@
 rclpy runs only inside a private network namespace (scripts/ros-confined sets VN_ROS_CONFINED=1); elsewhere
 the tests that need it skip. Run: bash scripts/ros-confined .venv/bin/python -m pytest test/ros
 """
+import os
+
 import numpy as np
 import pytest
 
@@ -29,8 +31,10 @@ def ycbv_dev():
 
 @pytest.fixture(scope="session")
 def model_path(tmp_path_factory):
-    """'' (the shipped model) when it exists; until then a checkpoint of an untrained classifier with the
-    YCB-Video classes, so the node runs its full path."""
+    """$VN_TEST_MODEL when set (a checkpoint to test with); else '' (the shipped model) when it exists; until
+    then a checkpoint of an untrained classifier with the YCB-Video classes, so the node runs its full path."""
+    if os.environ.get("VN_TEST_MODEL"):
+        return os.environ["VN_TEST_MODEL"]
     if DEFAULT_MODEL_PATH.exists():
         return ""
     from vn_perception.data.ycbv import YCBV_SYMMETRIES
