@@ -12,9 +12,10 @@ SHAPES = [Shape("box", (0.08, 0.06, 0.12), (-0.15, 0.0), 0.3),
 
 
 class Prediction:
-    def __init__(self, label, score, rotation, centroid):
+    def __init__(self, label, score, rotation, centroid, classes):
         self.label, self.score, self.rotation, self.centroid = label, score, rotation, centroid
-        self.probabilities = np.array([score, 1 - score])
+        self.probabilities = np.full(len(classes), (1 - score) / (len(classes) - 1))
+        self.probabilities[classes.index(label)] = score
 
 
 class SizeAndPcaClassifier:
@@ -34,7 +35,8 @@ class SizeAndPcaClassifier:
             _, _, vt = np.linalg.svd(centred, full_matrices=False)
             rotation = vt.T * np.array([1.0, 1.0, np.linalg.det(vt.T)])   # columns: object axes, det +1
             large = len(cloud) >= self.large_from
-            out.append(Prediction("large" if large else "small", 0.9 if large else 0.6, rotation, cloud.mean(axis=0)))
+            out.append(Prediction("large" if large else "small", 0.9 if large else 0.6, rotation, cloud.mean(axis=0),
+                                  self.classes))
         return out
 
 
@@ -58,6 +60,9 @@ def test_detections_fields_and_one_predict_call(scene):
         in_box = (flat[d.indices] - d.position) @ d.rotation
         assert (np.abs(in_box) <= d.size / 2 + 1e-5).all()
         assert (np.bincount(scene.instance.reshape(-1)[d.indices]).argmax()) > 0
+        # the class probabilities travel with the detection (top-k hypotheses downstream)
+        assert d.probabilities.shape == (len(classifier.classes),)
+        assert d.probabilities[classifier.classes.index(d.label)] == pytest.approx(d.score)
     assert {"crop", "plane", "cluster", "filter", "segmentation", "sampling", "inference", "total"} <= set(pipe.timings)
     assert pipe.timings["total"] >= pipe.timings["segmentation"]
 

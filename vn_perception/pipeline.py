@@ -38,7 +38,8 @@ class Detection:
     rotation (3, 3): object -> sensor (the classifier's orientation); orientation_xyzw (4,): the same
     rotation as a quaternion (x, y, z, w); size (3,) m: box extents along the object axes (max - min of the
     points in the object frame); point_count: points of the object; indices (point_count,) into the
-    flattened input cloud.
+    flattened input cloud; probabilities (K,): the class probabilities over `classifier.classes` (for top-k
+    hypotheses).
     """
     label: str
     score: float
@@ -48,6 +49,7 @@ class Detection:
     size: np.ndarray
     point_count: int
     indices: np.ndarray
+    probabilities: np.ndarray = None
 
 
 def _read_yaml(path):
@@ -168,7 +170,8 @@ class ScenePipeline:
             detections.append(Detection(
                 label=prediction.label, score=float(prediction.score), position=centre, rotation=rotation,
                 orientation_xyzw=Rotation.from_matrix(rotation).as_quat(), size=size,
-                point_count=len(cluster), indices=cluster.indices))
+                point_count=len(cluster), indices=cluster.indices,
+                probabilities=np.asarray(prediction.probabilities, dtype=np.float64)))
         clock.lap("boxes")
         clock.total()
         self.timings = _with_substages(result.timings, clock.timings)
