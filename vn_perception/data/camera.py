@@ -117,7 +117,8 @@ class DepthNoise:
             filled = np.where(hit, depth, np.inf)
             edge = np.zeros_like(hit)
             for axis in (0, 1):
-                jump = np.abs(np.diff(filled, axis=axis))
+                with np.errstate(invalid="ignore"):   # inf - inf between two no-return pixels: no jump
+                    jump = np.abs(np.diff(filled, axis=axis))
                 jump = np.where(np.isnan(jump), np.inf, jump) > self.edge_jump_m
                 lead = [slice(None)] * 2
                 lead[axis] = slice(1, None)

@@ -56,8 +56,10 @@ class NodeProcess:
                  extra_parameters=None):
         executable = shutil.which("vn_perception_node", path=str(Path(sys.executable).parent))
         command = [executable] if executable else [sys.executable, "-m", "vn_perception.ros.node"]
-        parameters = {"use_sim_time": "true", "input_topics": f"[{cloud_topic}]", "model_path": str(model_path or ""),
-                      "device": device, "publish_markers": "false", **(extra_parameters or {})}
+        # an empty value (`model_path:=`) is not parsable by rcl: leave the parameter out for the shipped model
+        parameters = {"use_sim_time": "true", "input_topics": f"[{cloud_topic}]", "device": device,
+                      "publish_markers": "false", **({"model_path": str(model_path)} if model_path else {}),
+                      **(extra_parameters or {})}
         if min_score is not None:
             parameters["min_score"] = repr(float(min_score))
         ros_args = [arg for name, value in parameters.items() for arg in ("-p", f"{name}:={value}")]
