@@ -82,8 +82,8 @@ def _as_bytes(data):
     except TypeError:
         try:
             return np.asarray(data, dtype=np.uint8).reshape(-1)
-        except (TypeError, ValueError) as e:
-            raise PointCloudError(f"PointCloud2.data is not a byte buffer ({type(data).__name__})") from e
+        except (TypeError, ValueError, OverflowError) as e:     # OverflowError: a value outside 0..255
+            raise PointCloudError(f"PointCloud2.data is not a byte buffer ({type(data).__name__}): {e}") from e
 
 
 def _header_int(msg, name):
@@ -209,6 +209,8 @@ def read_rgb(msg):
     f = names[name]
     if np.dtype(DATATYPES[int(f.datatype)]).itemsize != 4 or int(f.count) != 1:
         raise PointCloudError(f"field {name!r} is not a single 4-byte packed colour")
+    if height * width == 0:
+        return np.empty(_output_shape(height, width, 3), dtype=np.uint8)
     packed = _strided(raw, height, width, point_step, row_step, int(f.offset),
                       np.dtype(np.uint32).newbyteorder(order)).astype(np.uint32)
     shifts = np.array([16, 8, 0], dtype=np.uint32)
