@@ -87,9 +87,16 @@ def load_pipeline_config(config=None):
 
 
 def _oriented_box(points, rotation):
-    """(centre (3,), size (3,)) of the box around (n, 3) sensor-frame points aligned with `rotation`'s axes."""
-    in_object = points.astype(np.float64) @ rotation                        # rows: R^T p
-    low, high = in_object.min(axis=0), in_object.max(axis=0)
+    """(centre (3,), size (3,)) of the box around (n, 3) sensor-frame points aligned with `rotation`'s axes.
+
+    The object-frame coordinates R^T p are summed per component, not by a BLAS product: numpy's BLAS splits an
+    (n, 3) x (3, 3) product of a large object over threads, which wait for a core on a busy machine (measured
+    7.5 ms of CPU per frame against 0.3 ms this way).
+    """
+    coords = np.ascontiguousarray(points.T, dtype=np.float64)                # (3, n)
+    in_object = [rotation[0, j] * coords[0] + rotation[1, j] * coords[1] + rotation[2, j] * coords[2]
+                 for j in range(3)]                                          # R^T p, one object axis each
+    low, high = np.array([v.min() for v in in_object]), np.array([v.max() for v in in_object])
     return rotation @ ((low + high) / 2), high - low
 
 
