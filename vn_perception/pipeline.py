@@ -100,6 +100,19 @@ def _oriented_box(points, rotation):
     return rotation @ ((low + high) / 2), high - low
 
 
+def _proper_rotation(matrix):
+    """`matrix` when it is a rotation, else the rotation nearest to it (SVD, det +1).
+
+    The network's frame (Gram-Schmidt of two predicted axes) is not orthonormal when the two axes come out
+    parallel or zero: a degenerate shape, e.g. all points on a line, whose equivariant features all lie along
+    the line (found by test/reliability/test_fuzz_pipeline.py).
+    """
+    if np.allclose(matrix @ matrix.T, np.eye(3), atol=1e-6) and np.linalg.det(matrix) > 0:
+        return matrix
+    u, _, vt = np.linalg.svd(matrix)
+    return u @ np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt)) or 1.0]) @ vt
+
+
 def _with_substages(segmentation_stages, pipeline_stages):
     """The segmentation's stages (crop, plane, cluster, filter), then the pipeline's (seconds)."""
     return {**{k: v for k, v in segmentation_stages.items() if k != "total"}, **pipeline_stages}
@@ -172,7 +185,7 @@ class ScenePipeline:
         for cluster, prediction in zip(clusters, predictions):
             if prediction.score < self.min_score:
                 continue
-            rotation = np.asarray(prediction.rotation, dtype=np.float64)
+            rotation = _proper_rotation(np.asarray(prediction.rotation, dtype=np.float64))
             centre, size = _oriented_box(cluster.points, rotation)
             detections.append(Detection(
                 label=prediction.label, score=float(prediction.score), position=centre, rotation=rotation,

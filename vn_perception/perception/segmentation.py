@@ -189,9 +189,12 @@ def as_point_array(points):
         raise ValueError(f"points must be an (H, W, 3) or (N, 3) array, got shape {array.shape}")
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
         raise ValueError(f"points must be a real-valued array, got dtype {array.dtype}")
-    array = array.astype(np.float32, copy=False)
     if np.isinf(array).any():
         raise ValueError("points contain infinite values; mark missing points with NaN")
+    with np.errstate(over="ignore"):
+        array = array.astype(np.float32, copy=False)
+    if np.isinf(array).any():                 # finite float64 values beyond the float32 range (3.4e38)
+        raise ValueError("points contain coordinates beyond the float32 range (|x| > 3.4e38 m)")
     return array
 
 
