@@ -4,7 +4,7 @@
 # and exits 0 on SIGINT.
 #
 # Usage: .ci/colcon_check.sh [MODEL_PATH]     (default: the model shipped in vn_perception/assets)
-# Needs the project venv (scripts/setup.sh); installs colcon-common-extensions into it when missing.
+# Needs the project venv (scripts/setup.sh); installs colcon-common-extensions into .cache/colcon when missing.
 # The workspace holds a symlink to this checkout (msgs/ carries COLCON_IGNORE: only vn_perception is built).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,9 +13,12 @@ py="$venv/bin/python"
 model_path="${1:-}"
 say() { echo "colcon_check: $*"; }
 
-if ! "$py" -c 'import colcon_core' >/dev/null 2>&1; then
-  say "installing colcon-common-extensions into $venv"
-  "$py" -m pip install --disable-pip-version-check -q colcon-common-extensions
+# colcon lives in its own folder (pip --target), put on PYTHONPATH for the build only: installed into the venv it
+# would downgrade setuptools and add pytest plugins to the test environment.
+colcon_dir="$root/.cache/colcon"
+if [ ! -f "$colcon_dir/bin/colcon" ]; then
+  say "installing colcon-common-extensions into $colcon_dir"
+  "$py" -m pip install --disable-pip-version-check -q --target "$colcon_dir" colcon-common-extensions
 fi
 if [ -z "$model_path" ] && [ ! -f "$root/vn_perception/assets/default_model.pt" ]; then
   say "no shipped model (vn_perception/assets/default_model.pt): pass a checkpoint as the first argument" >&2
@@ -28,7 +31,7 @@ mkdir "$ws/src"
 ln -s "$root" "$ws/src/vn_perception"
 say "colcon build in $ws"
 start=$(date +%s)
-(cd "$ws" && PATH="$venv/bin:$PATH" "$venv/bin/colcon" --log-base "$ws/log" build --packages-select vn_perception \
+(cd "$ws" && PATH="$venv/bin:$PATH" PYTHONPATH="$colcon_dir" "$py" "$colcon_dir/bin/colcon" --log-base "$ws/log" build --packages-select vn_perception \
    --build-base "$ws/build" --install-base "$ws/install" --event-handlers console_direct- > "$ws/build.log" 2>&1) \
   || { tail -40 "$ws/build.log" >&2; say "colcon build failed" >&2; exit 1; }
 say "built in $(( $(date +%s) - start )) s"
@@ -55,7 +58,9 @@ bash "$root/scripts/ros-confined" bash -c '
     "$VN_CHECK_PREFIX"/*) ;;
     *) echo "colcon_check: imports $module_file, not the install" >&2; exit 1;;
   esac
-  (exec "$VN_CHECK_EXECUTABLE" --ros-args --params-file "$VN_CHECK_PARAMS" -p "model_path:=$VN_CHECK_MODEL") &
+  model_arg=()     # an empty override (`model_path:=`) is not parsable by rcl: none means the shipped model
+  [ -z "$VN_CHECK_MODEL" ] || model_arg=(-p "model_path:=$VN_CHECK_MODEL")
+  (exec "$VN_CHECK_EXECUTABLE" --ros-args --params-file "$VN_CHECK_PARAMS" "${model_arg[@]}") &
   export VN_CHECK_NODE_PID=$!
   node=$VN_CHECK_NODE_PID
   "$VN_CHECK_PY" - <<"PY" || { kill -INT $node; wait $node || true; exit 1; }
