@@ -64,7 +64,7 @@ def test_checkpoints_never_execute_code_on_load(tmp_path, legacy):
 
 @pytest.mark.ros
 def test_corrupt_or_malicious_model_stops_the_node_naming_the_path(ros, model_path, tmp_path):
-    from conftest import untrained_checkpoint
+    from reliability_helpers import untrained_checkpoint
     good = untrained_checkpoint(tmp_path / "good.pt")
     truncated = tmp_path / "truncated.pt"
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 3])

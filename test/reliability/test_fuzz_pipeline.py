@@ -16,16 +16,16 @@ import time
 import numpy as np
 import pytest
 import torch
-from hypothesis import event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
-from conftest import fuzz_examples
+from reliability_helpers import fuzz_settings
 from vn_perception.classifier import ObjectClassifier
 from vn_perception.models.factory import DEFAULT_MODEL_CONFIG, build_model
 from vn_perception.pipeline import ScenePipeline
 
-#: generated clouds per CI run; VN_FUZZ_EXAMPLES overrides
-PIPELINE_CASES = fuzz_examples(800)
+#: settings (generated clouds in CI); VN_FUZZ_EXAMPLES overrides the count
+PIPELINE_CASES = fuzz_settings(800)
 #: a case running longer than this counts as a hang (seconds; generous for a loaded 2-core CPU)
 HANG_S = 30.0
 CLASSES = ["box", "can", "mug"]
@@ -138,7 +138,7 @@ def _check(detections, points):
         assert np.isfinite(flat[d.indices]).all(), "objects are made of finite input points"
 
 
-@settings(max_examples=PIPELINE_CASES)
+@PIPELINE_CASES
 @given(clouds())
 def test_any_cloud_gives_finite_detections_or_a_value_error(pipelines, case):
     points, which, kind = case

@@ -11,16 +11,16 @@ import struct
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import fuzz_examples
+from reliability_helpers import fuzz_settings
 from vn_perception.pointcloud import (DATATYPES, XYZ, FieldSpec, PackedCloud, PointCloudError, pack_cloud,
                                       read_fields, read_rgb, read_xyz)
 
-#: generated cases per run of each fuzzer below (CI); VN_FUZZ_EXAMPLES overrides
-LAYOUT_CASES = fuzz_examples(900)
-WELL_FORMED_CASES = fuzz_examples(300)
+#: settings (generated cases in CI) of each fuzzer below; VN_FUZZ_EXAMPLES overrides the count
+LAYOUT_CASES = fuzz_settings(900)
+WELL_FORMED_CASES = fuzz_settings(300)
 
 _STRUCT = {1: "b", 2: "B", 3: "h", 4: "H", 5: "i", 6: "I", 7: "f", 8: "d"}
 _NAMES = ("x", "y", "z", "rgb", "intensity", "ring")
@@ -83,7 +83,7 @@ def _equal(a, b):
     return np.array_equal(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64), equal_nan=True)
 
 
-@settings(max_examples=LAYOUT_CASES)
+@LAYOUT_CASES
 @given(layouts())
 def test_any_layout_decodes_exactly_or_raises_point_cloud_error(msg):
     try:
@@ -153,7 +153,7 @@ def well_formed(draw):
     return cloud, columns
 
 
-@settings(max_examples=WELL_FORMED_CASES)
+@WELL_FORMED_CASES
 @given(well_formed())
 def test_well_formed_clouds_round_trip(case):
     cloud, columns = case
