@@ -118,7 +118,8 @@ def clouds(draw):
             flat[rng.uniform(size=len(flat)) < 0.3] = np.nan                # missing depth
     dtype = draw(st.sampled_from([np.float32, np.float64]))
     with np.errstate(over="ignore", invalid="ignore"):
-        return flat.reshape(points.shape).astype(dtype), draw(st.sampled_from(["default", "wide", "small", "small"])), kind
+        points = flat.reshape(points.shape).astype(dtype)
+    return points, draw(st.sampled_from(["default", "wide", "small", "small"])), kind
 
 
 def _check(detections, points):

@@ -209,7 +209,8 @@ def format_report(report):
              f"  published {report['published']} in {report['publish_s']:.1f} s; answered {report['answered']} "
              f"({report['processed_rate_hz']:.1f} Hz)",
              f"  latency p50 {fmt(lat['p50'])} ms, p95 {fmt(lat['p95'])} ms, max {fmt(lat['max'])} ms",
-             f"  node RSS ready {fmt(rss['start_mb'])} MB, warm {fmt(rss['warm_mb'])} MB, end {fmt(rss['end_mb'])} MB, peak {fmt(rss['peak_mb'])} MB "
+             f"  node RSS ready {fmt(rss['start_mb'])} MB, warm {fmt(rss['warm_mb'])} MB, "
+             f"end {fmt(rss['end_mb'])} MB, peak {fmt(rss['peak_mb'])} MB "
              f"(growth warm -> end {rss['growth_mb']:+.1f} MB)"]
     for name, t in report["per_topic"].items():
         lines.append(f"  {name}: published {t['published']}, node received {t['received']}, dropped {t['dropped']}, "
