@@ -241,8 +241,10 @@ def main(argv=None):
     if args.topics < 1 or args.rate <= 0 or args.duration <= 0:
         parser.error("--topics >= 1, --rate > 0 and --duration > 0")
     from vn_perception.evaluation.live import confinement_problem
-    if problem := confinement_problem(args.allow_unconfined):
-        print(problem.replace("bag-eval --live", "python -m vn_perception.tools.load_test"), file=sys.stderr)
+    if confinement_problem(args.allow_unconfined):
+        print("the load test starts rclpy and the node; run it confined: bash scripts/ros-confined "
+              ".venv/bin/python -m vn_perception.tools.load_test ... (or pass --allow-unconfined to run on the "
+              "host network)", file=sys.stderr)
         return 2
     frames = Path(args.frames)
     points = synthetic_scene() if args.synthetic or not frames.is_file() else real_frame(frames)
