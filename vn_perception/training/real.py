@@ -4,8 +4,9 @@ For every annotated object of every frame:
   * points: the pixels of its ground-truth mask with a depth reading (`depth x depth_scale_m`, 0 = none),
     back-projected with the frame's K (camera optical frame, metres). The masks bleed onto the background
     at the silhouette (3-8 % of the points lie > 3 cm behind the object), so, as the segmentation stage of
-    the pipeline would, only the largest Euclidean cluster of the points is kept
-    (`cluster_tolerance_m`, on at most `max_points` random points);
+    the pipeline would, only the largest Euclidean cluster is kept (`largest_cluster`: 4 mm voxels linked
+    within 1.5 cm; on the dev frames it keeps a median 99 % of the points and leaves 0.5 % farther than 2 cm
+    from the posed model, against 2.5 % before), then at most `max_points` random points;
   * rotation: the ground-truth object -> camera rotation of the pose;
   * visibility: mask pixels with a depth reading / pixels of the object's unoccluded silhouette, obtained by
     ray casting its catalog mesh at the ground-truth pose with the frame's K (1 = fully seen, with depth).
@@ -35,16 +36,24 @@ class RealObject:
     video: str
 
 
-def largest_cluster(points, tolerance_m):
-    """The points `[N, 3]` of the largest connected component (neighbours closer than `tolerance_m`)."""
-    pairs = cKDTree(points).query_pairs(tolerance_m, output_type="ndarray")
-    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(points),) * 2)
+def largest_cluster(points, tolerance_m, voxel_m):
+    """The points `[N, 3]` of the largest connected component: points are binned into `voxel_m` cubes,
+    voxel centroids closer than `tolerance_m` are linked, and the points of the largest group are kept."""
+    keys = np.floor(points / voxel_m).astype(np.int64)
+    _, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.ravel()
+    centres = np.zeros((len(counts), 3))
+    np.add.at(centres, inverse, points)
+    centres /= counts[:, None]
+    pairs = cKDTree(centres).query_pairs(tolerance_m, output_type="ndarray")
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(counts),) * 2)
     _, labels = connected_components(graph, directed=False)
-    return points[labels == np.bincount(labels).argmax()]
+    biggest = np.bincount(labels, weights=counts).argmax()
+    return points[labels[inverse] == biggest]
 
 
-def real_objects(path, meshes, min_visibility=0.0, cluster_tolerance_m=0.01, max_points=4096, seed=0,
-                 frames=None):
+def real_objects(path, meshes, min_visibility=0.0, cluster_tolerance_m=0.015, voxel_m=0.004, max_points=4096,
+                 seed=0, frames=None):
     """Objects of the real frames file `path` with visibility >= `min_visibility` -> list of `RealObject`.
 
     `frames`: indices of the frames to read (None: all).
@@ -74,10 +83,9 @@ def real_objects(path, meshes, min_visibility=0.0, cluster_tolerance_m=0.01, max
                 visibility = float(seen.sum()) / max(int(silhouette.sum()), 1)
                 if visibility < min_visibility or not seen.any():
                     continue
-                points = cloud[seen].astype(np.float64)
+                points = largest_cluster(cloud[seen].astype(np.float64), cluster_tolerance_m, voxel_m)
                 if len(points) > max_points:
                     points = points[rng.choice(len(points), max_points, replace=False)]
-                points = largest_cluster(points, cluster_tolerance_m)
                 out.append(RealObject(points.astype(np.float32), name, R, t, min(visibility, 1.0), f,
                                       str(data["video"][f])))
     return out
