@@ -90,8 +90,8 @@ def _oriented_box(points, rotation):
     """(centre (3,), size (3,)) of the box around (n, 3) sensor-frame points aligned with `rotation`'s axes.
 
     The object-frame coordinates R^T p are summed per component, not by a BLAS product: numpy's BLAS splits an
-    (n, 3) x (3, 3) product of a large object over threads, which wait for a core on a busy machine (measured
-    7.5 ms of CPU per frame against 0.3 ms this way).
+    (n, 3) x (3, 3) product of a large object over threads, which wait for a core on a busy machine (a
+    30 000-point object: 1.8 ms of CPU that way, 0.85 ms this way, on the busy 2-core dev machine).
     """
     coords = np.ascontiguousarray(points.T, dtype=np.float64)                # (3, n)
     in_object = [rotation[0, j] * coords[0] + rotation[1, j] * coords[1] + rotation[2, j] * coords[2]
