@@ -3,7 +3,9 @@ import torch
 from torch import nn
 
 from vn_perception.constants import EPS
-from vn_perception.models.heads import ClassificationHead, Rotation6DHead, VNOrientationHead
+from vn_perception.models.heads import (
+    ClassificationHead, FrameMLPOrientationHead, GatedOrientationHead, Rotation6DHead, VNOrientationHead,
+)
 
 
 class ObjectNet(nn.Module):
@@ -13,25 +15,36 @@ class ObjectNet(nn.Module):
     2. normalise the size (`normalize_scale`): divide by the RMS radius s (invariant) so the trunk sees
        unit-size clouds, and append `log(s / 1 m)` to the invariant features (the head still sees the size);
     3. encoder -> invariant `[B, F]` and equivariant `[B, C, 3]` (None for baselines);
-    4. logits from the invariant features; rotation from the equivariant features (VN encoders: exactly
+    4. logits from the invariant features; rotation from the equivariant features (VN encoders, `orientation`
+       `vn`: VN linear + Gram-Schmidt; `frame_mlp`: that frame times an invariant MLP correction; both exactly
        equivariant, rotating the input by Q gives `Q R`) or a 6-D regression (baselines).
 
     `rotation` maps object-frame coordinates to sensor-frame coordinates (columns: the object axes).
     """
 
     def __init__(self, encoder, num_classes, head_hidden=(256, 128), dropout=0.3, negative_slope=0.2,
-                 orientation_hidden=(), direction="per_channel", center=True, normalize_scale=True, config=None):
+                 orientation_hidden=(), direction="per_channel", center=True, normalize_scale=True, config=None,
+                 orientation="vn"):
         super().__init__()
         self.encoder = encoder
         self.center = bool(center)
         self.normalize_scale = bool(normalize_scale)
         features = encoder.invariant_features + (1 if self.normalize_scale else 0)
         self.classifier = ClassificationHead(features, num_classes, head_hidden, dropout, negative_slope)
-        if encoder.equivariant_channels:
+        self.orientation_kind = orientation if encoder.equivariant_channels else "6d"
+        if self.orientation_kind == "vn":
             self.orientation = VNOrientationHead(encoder.equivariant_channels, orientation_hidden,
                                                  negative_slope, direction)
-        else:
+        elif self.orientation_kind == "frame_mlp":
+            self.orientation = FrameMLPOrientationHead(encoder.equivariant_channels, features, orientation_hidden,
+                                                       negative_slope)
+        elif self.orientation_kind == "gated":
+            self.orientation = GatedOrientationHead(encoder.equivariant_channels, features, orientation_hidden,
+                                                    negative_slope)
+        elif self.orientation_kind == "6d":
             self.orientation = Rotation6DHead(features)
+        else:
+            raise ValueError(f"unknown orientation head {orientation!r}: expected vn | gated | frame_mlp")
         self.num_classes = int(num_classes)
         self.config = dict(config or {})
 
@@ -47,5 +60,8 @@ class ObjectNet(nn.Module):
         if self.normalize_scale:
             inv = torch.cat((inv, scale.log().unsqueeze(1)), dim=1)
         logits = self.classifier(inv)
-        rotation = self.orientation(equi if equi is not None else inv)
+        if self.orientation_kind in ("frame_mlp", "gated"):
+            rotation = self.orientation(equi, inv)
+        else:
+            rotation = self.orientation(equi if equi is not None else inv)
         return {"logits": logits, "rotation": rotation}

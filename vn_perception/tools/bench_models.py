@@ -19,11 +19,15 @@ PAPER_FAITHFUL = ("vn_pointnet", "vn_dgcnn")
 
 
 def time_forward(model, points, repeats=10, max_seconds=5.0, warmup=2):
-    """Latencies (seconds) of `model(points)`: `warmup` untimed calls, then up to `repeats` timed calls,
-    stopping early once `max_seconds` have been spent (at least one timed call)."""
+    """Latencies (seconds) of `model(points)`: up to `warmup` untimed calls (one when a call takes longer than
+    `max_seconds / 4`), then up to `repeats` timed calls, stopping once `max_seconds` have been spent
+    (at least one timed call)."""
     with torch.inference_mode():
         for _ in range(warmup):
+            t0 = time.perf_counter()
             model(points)
+            if time.perf_counter() - t0 > max_seconds / 4:
+                break
         times, start = [], time.perf_counter()
         while len(times) < repeats and (not times or time.perf_counter() - start < max_seconds):
             t0 = time.perf_counter()
