@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -119,14 +120,35 @@ def _wait_until(predicate, timeout_s):
     return True
 
 
+@contextmanager
+def spinning_node(name):
+    """A private rclpy context with one node, spun by an executor in a daemon thread once `start()` is called.
+
+    Yields `(node, start)`; on exit the executor, the node and the context are shut down. (rclpy is imported here:
+    the caller must run confined.)"""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node(name, context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    try:
+        yield node, spinner.start
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown(context=context)
+
+
 def play_into_node(bag, node, cloud_topic=CLOUD_TOPIC, clock_topic=CLOCK_TOPIC, detections_topic=DETECTIONS_TOPIC,
                    rate=1.0, start_timeout_s=NODE_START_TIMEOUT_S, drain_timeout_s=DRAIN_TIMEOUT_S, progress=None):
     """Play `bag` into the running `node` (NodeProcess) and collect its answers -> LiveResult.
 
     `rate` scales the playback speed (1 = as recorded); `progress(n)` is called after each published cloud."""
-    import rclpy
     from builtin_interfaces.msg import Time
-    from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from rclpy.serialization import deserialize_message
     from rosgraph_msgs.msg import Clock
@@ -142,19 +164,13 @@ def play_into_node(bag, node, cloud_topic=CLOUD_TOPIC, clock_topic=CLOCK_TOPIC, 
         with lock:
             received.append((arrival, raw))
 
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    player = rclpy.create_node("vn_bag_eval_player", context=context)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(player)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    try:
+    with spinning_node("vn_bag_eval_player") as (player, start_spinning):
         cloud_pub = player.create_publisher(PointCloud2, cloud_topic,
                                             QoSProfile(depth=QUEUE_DEPTH, reliability=ReliabilityPolicy.RELIABLE))
         clock_pub = player.create_publisher(Clock, clock_topic, QUEUE_DEPTH)
         subscription = player.create_subscription(Detection3DArray, detections_topic, on_detections, QUEUE_DEPTH,
                                                   raw=True)
-        spinner.start()
+        start_spinning()
         ready = _wait_until(lambda: not node.alive() or (cloud_pub.get_subscription_count() > 0
                                                          and subscription.get_publisher_count() > 0), start_timeout_s)
         if not ready or not node.alive():
@@ -186,10 +202,6 @@ def play_into_node(bag, node, cloud_topic=CLOUD_TOPIC, clock_topic=CLOCK_TOPIC, 
                 break
             seen = count
             _wait_until(lambda: len(received) > seen, drain_timeout_s)
-    finally:
-        executor.shutdown()
-        player.destroy_node()
-        rclpy.try_shutdown(context=context)
     for arrival, raw in received:
         msg = deserialize_message(raw, Detection3DArray)
         stamp = stamp_to_ns(msg.header.stamp)

@@ -363,17 +363,15 @@ def _diagnostic_values(msg, node_name):
 def stream_into_node(frames, node, rate_hz, seconds, warmup_s=NODE_WARMUP_S):
     """Publish `frames` (organized points) in a loop at `rate_hz` for `seconds` into the running `node`
     (NodeProcess); returns its answers' figures, its last /diagnostics and its resident memory over time."""
-    import rclpy
     from builtin_interfaces.msg import Time
     from diagnostic_msgs.msg import DiagnosticArray
-    from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from rclpy.serialization import deserialize_message
     from sensor_msgs.msg import PointCloud2
     from vision_msgs.msg import Detection3DArray
 
     from vn_perception.bag import CLOUD_TOPIC, DETECTIONS_TOPIC, stamp_to_ns
-    from vn_perception.evaluation.live import NODE_START_TIMEOUT_S, QUEUE_DEPTH, LiveError
+    from vn_perception.evaluation.live import NODE_START_TIMEOUT_S, QUEUE_DEPTH, LiveError, spinning_node
     from vn_perception.pointcloud import make_cloud
     from vn_perception.ros.node import NODE_NAME
 
@@ -391,18 +389,12 @@ def stream_into_node(frames, node, rate_hz, seconds, warmup_s=NODE_WARMUP_S):
             with lock:
                 diagnostics.append((time.monotonic(), values))
 
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    player = rclpy.create_node("vn_benchmark_stream", context=context)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(player)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    try:
+    with spinning_node("vn_benchmark_stream") as (player, start_spinning):
         publisher = player.create_publisher(PointCloud2, CLOUD_TOPIC,
                                             QoSProfile(depth=QUEUE_DEPTH, reliability=ReliabilityPolicy.RELIABLE))
         answers = player.create_subscription(Detection3DArray, DETECTIONS_TOPIC, on_detections, QUEUE_DEPTH, raw=True)
         player.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, QUEUE_DEPTH)
-        spinner.start()
+        start_spinning()
         deadline = time.monotonic() + NODE_START_TIMEOUT_S
         while node.alive() and not (publisher.get_subscription_count() and answers.get_publisher_count()):
             if time.monotonic() > deadline:
@@ -429,10 +421,6 @@ def stream_into_node(frames, node, rate_hz, seconds, warmup_s=NODE_WARMUP_S):
         publisher_cpu_s = time.process_time() - cpu_start
         time.sleep(DRAIN_S)
         rss.append((time.monotonic() - start, _rss_mib(node.process.pid)))
-    finally:
-        executor.shutdown()
-        player.destroy_node()
-        rclpy.try_shutdown(context=context)
     latency = {}
     for arrival, raw in received:
         stamp = stamp_to_ns(deserialize_message(raw, Detection3DArray).header.stamp)

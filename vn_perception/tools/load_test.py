@@ -89,15 +89,13 @@ def _percentile(values, q):
 def run_load_test(topics=3, rate_hz=30.0, duration_s=60.0, model_path="", device="cpu", cpu_threads=0,
                   points=None, log_dir=None, progress=print):
     """Run the load test (see the module doc) and return its report (a JSON-able dict)."""
-    import rclpy
     from builtin_interfaces.msg import Time
     from diagnostic_msgs.msg import DiagnosticArray
-    from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import PointCloud2
     from vision_msgs.msg import Detection3DArray
 
-    from vn_perception.evaluation.live import NodeProcess
+    from vn_perception.evaluation.live import NodeProcess, spinning_node
     from vn_perception.pointcloud import make_cloud
 
     points = synthetic_scene() if points is None else points
@@ -121,63 +119,55 @@ def run_load_test(topics=3, rate_hz=30.0, duration_s=60.0, model_path="", device
             with lock:
                 diagnostics.append(values)
 
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    player = rclpy.create_node("vn_load_test", context=context)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(player)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
     report = {"topics": topics, "rate_hz": rate_hz, "duration_s": duration_s, "cloud": list(points.shape),
               "log": str(node.log_path)}
     try:
-        player.create_subscription(Detection3DArray, "/vn_perception/detections", on_detections, 100)
-        player.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 10)
-        publishers = [player.create_publisher(PointCloud2, f"/{n}/points", qos_profile_sensor_data) for n in names]
-        spinner.start()
-        deadline = time.monotonic() + 180.0
-        while not ("detecting objects in" in node.log() and all(p.get_subscription_count() for p in publishers)):
-            if not node.alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the node did not start; its log ({node.log_path}):\n{node.log()[-2000:]}")
-            time.sleep(0.05)
-        time.sleep(1.0)                                           # let discovery settle on every side
-        pid = node.process.pid
-        rss = {"start_mb": node_rss_mb(pid)}
-        peak = rss["start_mb"]
-        messages = [make_cloud(points, frame_id=n) for n in names]
-        published = {}
-        count = int(round(rate_hz * duration_s))
-        progress(f"node ready (pid {pid}, RSS {rss['start_mb']:.0f} MB); publishing {topics} x {count} clouds")
-        start = time.monotonic()
-        next_rss, warmup_end = start + 1.0, start + min(WARMUP_S, duration_s / 3)
-        for k in range(count):
-            for name, publisher, message in zip(names, publishers, messages):
-                message.header.stamp = Time(sec=1000 + k)
-                published[(name, 1000 + k)] = time.monotonic()
-                publisher.publish(message)
-            now = time.monotonic()
-            if "warm_mb" not in rss and now >= warmup_end:
-                rss["warm_mb"] = node_rss_mb(pid)
-            if now >= next_rss:
-                peak = max(peak, node_rss_mb(pid) or 0.0)
-                next_rss = now + 1.0
-            time.sleep(max(0.0, start + (k + 1) / rate_hz - time.monotonic()))
-        publish_s = time.monotonic() - start
-        drain_end = time.monotonic() + DRAIN_S
-        while time.monotonic() < drain_end:
-            with lock:
-                done = all((n, 1000 + count - 1) in answers for n in names)
-            if done:
-                break
-            time.sleep(0.05)
-        time.sleep(1.2)                                           # one more diagnostics period
-        rss["end_mb"] = node_rss_mb(pid)
-        rss["peak_mb"] = max(peak, rss["end_mb"] or 0.0)
-        rss.setdefault("warm_mb", rss["start_mb"])
-        rss["growth_mb"] = rss["end_mb"] - rss["warm_mb"]
+        with spinning_node("vn_load_test") as (player, start_spinning):
+            player.create_subscription(Detection3DArray, "/vn_perception/detections", on_detections, 100)
+            player.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 10)
+            publishers = [player.create_publisher(PointCloud2, f"/{n}/points", qos_profile_sensor_data) for n in names]
+            start_spinning()
+            deadline = time.monotonic() + 180.0
+            while not ("detecting objects in" in node.log() and all(p.get_subscription_count() for p in publishers)):
+                if not node.alive() or time.monotonic() > deadline:
+                    raise RuntimeError(f"the node did not start; its log ({node.log_path}):\n{node.log()[-2000:]}")
+                time.sleep(0.05)
+            time.sleep(1.0)                                           # let discovery settle on every side
+            pid = node.process.pid
+            rss = {"start_mb": node_rss_mb(pid)}
+            peak = rss["start_mb"]
+            messages = [make_cloud(points, frame_id=n) for n in names]
+            published = {}
+            count = int(round(rate_hz * duration_s))
+            progress(f"node ready (pid {pid}, RSS {rss['start_mb']:.0f} MB); publishing {topics} x {count} clouds")
+            start = time.monotonic()
+            next_rss, warmup_end = start + 1.0, start + min(WARMUP_S, duration_s / 3)
+            for k in range(count):
+                for name, publisher, message in zip(names, publishers, messages):
+                    message.header.stamp = Time(sec=1000 + k)
+                    published[(name, 1000 + k)] = time.monotonic()
+                    publisher.publish(message)
+                now = time.monotonic()
+                if "warm_mb" not in rss and now >= warmup_end:
+                    rss["warm_mb"] = node_rss_mb(pid)
+                if now >= next_rss:
+                    peak = max(peak, node_rss_mb(pid) or 0.0)
+                    next_rss = now + 1.0
+                time.sleep(max(0.0, start + (k + 1) / rate_hz - time.monotonic()))
+            publish_s = time.monotonic() - start
+            drain_end = time.monotonic() + DRAIN_S
+            while time.monotonic() < drain_end:
+                with lock:
+                    done = all((n, 1000 + count - 1) in answers for n in names)
+                if done:
+                    break
+                time.sleep(0.05)
+            time.sleep(1.2)                                           # one more diagnostics period
+            rss["end_mb"] = node_rss_mb(pid)
+            rss["peak_mb"] = max(peak, rss["end_mb"] or 0.0)
+            rss.setdefault("warm_mb", rss["start_mb"])
+            rss["growth_mb"] = rss["end_mb"] - rss["warm_mb"]
     finally:
-        executor.shutdown()
-        player.destroy_node()
-        rclpy.try_shutdown(context=context)
         report["exit_status"] = node.stop()
 
     with lock:
