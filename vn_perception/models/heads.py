@@ -61,7 +61,6 @@ class FrameMLPOrientationHead(nn.Module):
     coordinates of the pooled features in F (`F^T equi`, invariant, so the MLP knows F). Rotating the input by
     Q gives `Q F R_inv`: exactly equivariant, det +1. The MLP starts at R_inv = I (identity bias, small last
     weights), i.e. at the plain VN head. Config `orientation: frame_mlp` (`orientation_hidden`: MLP widths).
-    In a 1200-step pilot on partial views it did not beat the plain VN head (its target moves with F).
     """
 
     def __init__(self, channels, in_features, hidden=(256,), negative_slope=0.2):
@@ -83,35 +82,6 @@ class FrameMLPOrientationHead(nn.Module):
         z = torch.cat((inv, frame_project(equi, frame).flatten(1)), dim=1)
         r = self.mlp(z).view(-1, 2, 3)
         return frame @ gram_schmidt(r[:, 0], r[:, 1], dim=1)
-
-
-class GatedOrientationHead(nn.Module):
-    """Axes as invariant-gated combinations of the pooled equivariant vectors, then Gram-Schmidt: `[B, 3, 3]`.
-
-    `u_j = sum_c (W_jc + A_jc(inv)) g_c` for j = 1, 2, with W a VN-linear map (C -> 2) and A an MLP of the
-    invariant features `[B, F]` (what the classifier sees): the object's identity and view choose which
-    equivariant vectors make its axes, which a VN-linear map of fixed weights cannot. Coefficients are
-    invariant and g rotates with the input, so `R = [e1, e2, e1 x e2]` is exactly equivariant (Q R), det +1.
-    The MLP's last layer starts at zero: training starts from the plain VN-linear head.
-    """
-
-    def __init__(self, channels, in_features, hidden=(128,), negative_slope=0.2):
-        super().__init__()
-        self.channels = int(channels)
-        self.to_axes = VNLinear(channels, 2)
-        layers, c = [], in_features
-        for h in hidden:
-            layers += [nn.Linear(c, h), nn.LeakyReLU(negative_slope)]
-            c = h
-        last = nn.Linear(c, 2 * channels)
-        nn.init.zeros_(last.weight)
-        nn.init.zeros_(last.bias)
-        self.gate = nn.Sequential(*layers, last)
-
-    def forward(self, equi, inv):
-        weight = self.to_axes.weight + self.gate(inv).view(-1, 2, self.channels)    # [B, 2, C]
-        u = torch.bmm(weight, equi)                                                   # [B, 2, 3]
-        return gram_schmidt(u[:, 0], u[:, 1], dim=1)
 
 
 class Rotation6DHead(nn.Module):

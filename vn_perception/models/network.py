@@ -4,7 +4,7 @@ from torch import nn
 
 from vn_perception.constants import EPS
 from vn_perception.models.heads import (
-    ClassificationHead, FrameMLPOrientationHead, GatedOrientationHead, Rotation6DHead, VNOrientationHead,
+    ClassificationHead, FrameMLPOrientationHead, Rotation6DHead, VNOrientationHead,
 )
 
 
@@ -38,13 +38,10 @@ class ObjectNet(nn.Module):
         elif self.orientation_kind == "frame_mlp":
             self.orientation = FrameMLPOrientationHead(encoder.equivariant_channels, features, orientation_hidden,
                                                        negative_slope)
-        elif self.orientation_kind == "gated":
-            self.orientation = GatedOrientationHead(encoder.equivariant_channels, features, orientation_hidden,
-                                                    negative_slope)
         elif self.orientation_kind == "6d":
             self.orientation = Rotation6DHead(features)
         else:
-            raise ValueError(f"unknown orientation head {orientation!r}: expected vn | gated | frame_mlp")
+            raise ValueError(f"unknown orientation head {orientation!r}: expected vn | frame_mlp")
         self.num_classes = int(num_classes)
         self.config = dict(config or {})
 
@@ -60,7 +57,7 @@ class ObjectNet(nn.Module):
         if self.normalize_scale:
             inv = torch.cat((inv, scale.log().unsqueeze(1)), dim=1)
         logits = self.classifier(inv)
-        if self.orientation_kind in ("frame_mlp", "gated"):
+        if self.orientation_kind == "frame_mlp":
             rotation = self.orientation(equi, inv)
         else:
             rotation = self.orientation(equi if equi is not None else inv)
