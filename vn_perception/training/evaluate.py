@@ -55,6 +55,8 @@ def add_arguments(parser):
     parser.add_argument("--cache-dir", default=None)
     parser.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICE_CHOICES)}")
     parser.add_argument("--out", default="reports/evaluate", help="report folder")
+    parser.add_argument("--confusion-plots", type=int, default=-1,
+                        help="confusion-matrix PNGs for the first N checkpoints only (-1: all)")
     parser.add_argument("--quiet", action="store_true")
 
 
@@ -122,8 +124,9 @@ def _cell(result, key="accuracy"):
     return "-" if value is None else f"{value:.1f}"
 
 
-def write_report(folder, results, settings):
-    """summary.md + metrics.json + plots from {name: {"train_protocol", "tests": {test: scores}}}."""
+def write_report(folder, results, settings, confusion_plots=-1):
+    """summary.md + metrics.json + plots from {name: {"train_protocol", "tests": {test: scores}}};
+    confusion-matrix PNGs for the first `confusion_plots` results (-1: all)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tests = [t for t in [*PROTOCOLS, REAL] if any(t in r["tests"] for r in results.values())]
@@ -160,10 +163,10 @@ def write_report(folder, results, settings):
             per_class_rows.append(cells)
         parts += [markdown_table(class_headers, per_class_rows), ""]
         for t, result in r["tests"].items():
-            tag = f"{i}_{t}"
-            plot = f"confusion_{tag}.png"
-            confusion_matrix_png(folder / plot, result["confusion"]["labels"], result["confusion"]["matrix"])
-            parts += [f"![confusion {name} {t}]({plot})", ""]
+            if confusion_plots < 0 or i < confusion_plots:
+                plot = f"confusion_{i}_{t}.png"
+                confusion_matrix_png(folder / plot, result["confusion"]["labels"], result["confusion"]["matrix"])
+                parts += [f"![confusion {name} {t}]({plot})", ""]
             cdf[f"{name} | {t}"] = result["errors_deg"]
     rotation_cdf_png(folder / "rotation_error_cdf.png", cdf)
     parts += ["## Rotation error CDF (all samples, symmetry-aware)", "", "![rotation error CDF](rotation_error_cdf.png)",
@@ -199,7 +202,7 @@ def evaluate(args):
                 "test views": f"{args.views} per object and protocol, seed {args.seed} (split 'test')",
                 "real frames": f"{args.real or 'none'} (visibility >= {args.min_visibility}; "
                                f"{len(objects or [])} objects)"}
-    write_report(args.out, results, settings)
+    write_report(args.out, results, settings, args.confusion_plots)
     return results
 
 
