@@ -74,3 +74,14 @@ def test_sample_points_counts_and_repeats():
     assert few.shape == (80, 3) and len(np.unique(few, axis=0)) == 50
     many = sample_points(points, 20, rng, farthest_point=True)
     assert len(np.unique(many, axis=0)) == 20
+
+
+def test_per_view_sensor_variation_is_opt_in():
+    from vn_perception.data.views import view_noise
+    plain = ViewConfig()
+    assert view_noise(plain, np.random.default_rng(0)) == plain.noise
+    varied = ViewConfig(noise_scale=(0.5, 2.0), quantisation_subpixel=(0.05, 0.25))
+    a, b = view_noise(varied, np.random.default_rng(0)), view_noise(varied, np.random.default_rng(1))
+    assert a != b and 0.05 <= a.subpixel <= 0.25
+    assert 0.5 * plain.noise.axial_a_m <= a.axial_a_m <= 2.0 * plain.noise.axial_a_m
+    assert "noise_scale" not in plain.describe() and "noise_scale" in varied.describe()
