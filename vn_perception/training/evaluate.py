@@ -56,7 +56,7 @@ def add_arguments(parser):
     parser.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICE_CHOICES)}")
     parser.add_argument("--out", default="reports/evaluate", help="report folder")
     parser.add_argument("--confusion-plots", type=int, default=-1,
-                        help="confusion-matrix PNGs for the first N checkpoints only (-1: all)")
+                        help="confusion matrices and rotation-error CDF for the first N checkpoints only (-1: all)")
     parser.add_argument("--quiet", action="store_true")
 
 
@@ -162,15 +162,20 @@ def write_report(folder, results, settings, confusion_plots=-1):
                                                         f"{pc['rotation_median_deg']:.1f}"]
             per_class_rows.append(cells)
         parts += [markdown_table(class_headers, per_class_rows), ""]
+        detailed = confusion_plots < 0 or i < max(confusion_plots, 1)
         for t, result in r["tests"].items():
-            if confusion_plots < 0 or i < confusion_plots:
-                plot = f"confusion_{i}_{t}.png"
-                confusion_matrix_png(folder / plot, result["confusion"]["labels"], result["confusion"]["matrix"])
-                parts += [f"![confusion {name} {t}]({plot})", ""]
-            cdf[f"{name} | {t}"] = result["errors_deg"]
+            if not detailed:
+                continue
+            plot = f"confusion_{i}_{t}.png"
+            confusion_matrix_png(folder / plot, result["confusion"]["labels"], result["confusion"]["matrix"])
+            parts += [f"![confusion {name} {t}]({plot})", ""]
+            test_name = "real" if t == REAL else f"test {PROTOCOL_NAMES[t]}"
+            correct_errors = [e for e, ok in zip(result["errors_deg"], result["correct"]) if ok]
+            cdf[test_name if confusion_plots == 1 else f"{name} | {test_name}"] = correct_errors
     rotation_cdf_png(folder / "rotation_error_cdf.png", cdf)
-    parts += ["## Rotation error CDF (all samples, symmetry-aware)", "", "![rotation error CDF](rotation_error_cdf.png)",
-              ""]
+    cdf_of = next(iter(results)) if confusion_plots == 1 else "the detailed models"
+    parts += [f"## Rotation error CDF of {cdf_of} (correctly classified samples, symmetry-aware)", "",
+              "![rotation error CDF](rotation_error_cdf.png)", ""]
     (folder / "summary.md").write_text("\n".join(parts))
     slim = {name: {"train_protocol": r["train_protocol"], "path": r["path"],
                    "tests": {t: {k: v for k, v in res.items() if k not in ("errors_deg", "correct")}
