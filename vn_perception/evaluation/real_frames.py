@@ -1,8 +1,6 @@
 """Real depth frames with ground truth in the YCB-Video layout (`shared/data/real_dev/ycbv_real_dev.npz`).
 
-File arrays: `depth [F, H, W]` uint16 (x `depth_scale_m` -> metres, 0 = no reading), `label [F, H, W]` uint8
-(0 background, else the 1-based class index of `class_names`), `K [F, 3, 3]`, `poses [F, S, 3, 4]` object ->
-camera [R|t] (metres), `cls_indexes [F, S]` (1-based, 0 = unused slot), `class_names`, `video`, `frame`.
+The file is read by `vn_perception.data.ycbv_frames`.
 
 Per frame: the depth back-projected with K to an organized cloud `[H, W, 3]` (NaN = no reading), and the
 ground truth of the objects with at least `min_visible_pixels` mask pixels that have a depth reading:
@@ -22,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vn_perception.bag.messages import ObjectPose
-from vn_perception.data.camera import PinholeCamera
+from vn_perception.data.ycbv_frames import read_ycbv_frames
 
 CENTRES = ("pose", "mask")
 #: objects with fewer mask pixels with depth are not in the ground truth (as in simulated bags)
@@ -40,32 +38,19 @@ class RealFrame:
     ground_truth: list
 
 
-def count_frames(path):
-    with np.load(path) as data:
-        return len(data["depth"])
-
-
 def load_real_frames(path, frames=None, centre="pose", min_visible_pixels=DEFAULT_MIN_VISIBLE_PIXELS):
     """Yield the `RealFrame`s of `path` (`frames`: indices, None = all) with ground-truth positions by
     `centre` ("mask" or "pose", see the module docstring)."""
     if centre not in CENTRES:
         raise ValueError(f"centre must be one of {CENTRES}, got {centre!r}")
-    with np.load(path) as data:
-        names = [str(n) for n in data["class_names"]]
-        scale = float(data["depth_scale_m"])
-        for f in range(len(data["depth"])) if frames is None else frames:
-            depth = data["depth"][f].astype(np.float32) * scale
-            height, width = depth.shape
-            points = PinholeCamera.from_K(data["K"][f], width, height).back_project(depth)
-            label, has_depth = data["label"][f], depth > 0
-            instance = np.zeros((height, width), dtype=np.int64)
-            truth = []
-            for slot, cls in enumerate(data["cls_indexes"][f]):
-                mask = (label == cls) & has_depth
-                if cls <= 0 or mask.sum() < min_visible_pixels:
-                    continue
-                pose = data["poses"][f, slot].astype(np.float64)
-                position = np.median(points[mask], axis=0).astype(np.float64) if centre == "mask" else pose[:, 3]
-                truth.append(ObjectPose(names[cls - 1], pose[:, :3], position, id=f"slot{slot}"))
-                instance[mask] = len(truth)
-            yield RealFrame(f"{data['video'][f]}/{int(data['frame'][f])}", points, instance, truth)
+    for frame in read_ycbv_frames(path, frames):
+        instance = np.zeros(frame.depth.shape, dtype=np.int64)
+        truth = []
+        for obj in frame.objects:
+            if obj.mask.sum() < min_visible_pixels:
+                continue
+            position = (np.median(frame.points[obj.mask], axis=0).astype(np.float64) if centre == "mask"
+                        else obj.translation)
+            truth.append(ObjectPose(obj.name, obj.rotation, position, id=f"slot{obj.slot}"))
+            instance[obj.mask] = len(truth)
+        yield RealFrame(frame.name, frame.points, instance, truth)

@@ -55,14 +55,6 @@ class RealFrame:
     names: list
 
 
-def _silhouette_pixels(mesh, rotation, translation, camera):
-    """Pixels covered by `mesh` at pose (rotation, translation) in `camera`, with nothing in front."""
-    from vn_perception.data.camera import posed, render_depth
-    placed = posed(mesh, rotation, translation)
-    rendered = render_depth([placed], camera, roi=camera.roi_of(np.asarray(placed.vertices)))
-    return int(np.count_nonzero(rendered.instance >= 0))
-
-
 def load_real_frames(data_dir=DEFAULT_DATA_DIR, frames=None):
     """The YCB-Video real dev frames as RealFrame list (`frames`: indices to load; None = all).
 
@@ -70,36 +62,22 @@ def load_real_frames(data_dir=DEFAULT_DATA_DIR, frames=None):
     """
     import trimesh
 
-    from vn_perception.data.camera import PinholeCamera
+    from vn_perception.data.ycbv_frames import read_ycbv_frames, visibility
 
     data_dir = Path(data_dir)
-    with np.load(data_dir / REAL_DEV_FILE) as npz:
-        arrays = {k: npz[k] for k in ("depth", "label", "K", "poses", "cls_indexes", "class_names", "video",
-                                      "frame", "depth_scale_m")}
     meshes = {}
     out = []
-    for f in range(len(arrays["depth"])) if frames is None else frames:
-        depth = arrays["depth"][f].astype(np.float32) * float(arrays["depth_scale_m"])
-        height, width = depth.shape
-        camera = PinholeCamera.from_K(arrays["K"][f], width, height)
-        points = camera.back_project(depth)
-        has_depth = depth > 0
-        instance = np.zeros(depth.shape, dtype=np.int64)
-        visibility, names = [], []
-        for slot, cls in enumerate(arrays["cls_indexes"][f]):
-            if cls <= 0:
-                continue
-            name = str(arrays["class_names"][cls - 1])
-            mask = (arrays["label"][f] == cls) & has_depth
-            if name not in meshes:
-                meshes[name] = trimesh.load(data_dir / "catalog" / "meshes" / "ycbv" / f"{name}.ply", force="mesh")
-            pose = arrays["poses"][f, slot].astype(np.float64)
-            silhouette = _silhouette_pixels(meshes[name], pose[:, :3], pose[:, 3], camera)
-            names.append(name)
-            instance[mask] = len(names)
-            visibility.append(np.count_nonzero(mask) / max(silhouette, 1))
-        out.append(RealFrame(f"{arrays['video'][f]}/{int(arrays['frame'][f])}", points, instance,
-                             np.array(visibility), names))
+    for frame in read_ycbv_frames(data_dir / REAL_DEV_FILE, frames):
+        instance = np.zeros(frame.depth.shape, dtype=np.int64)
+        seen, names = [], []
+        for obj in frame.objects:
+            if obj.name not in meshes:
+                meshes[obj.name] = trimesh.load(data_dir / "catalog" / "meshes" / "ycbv" / f"{obj.name}.ply",
+                                                force="mesh")
+            names.append(obj.name)
+            instance[obj.mask] = len(names)
+            seen.append(visibility(obj, frame.camera, meshes[obj.name]))
+        out.append(RealFrame(frame.name, frame.points, instance, np.array(seen), names))
     return out
 
 

@@ -18,7 +18,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from vn_perception.data.paths import real_dev_file
-from vn_perception.evaluation.real_frames import CENTRES, DEFAULT_MIN_VISIBLE_PIXELS, count_frames, load_real_frames
+from vn_perception.data.ycbv_frames import count_frames
+from vn_perception.evaluation.real_frames import CENTRES, DEFAULT_MIN_VISIBLE_PIXELS, load_real_frames
 from vn_perception.tools.bag_eval import add_pipeline_arguments, load_pipeline, run_pipeline
 
 #: a detection's points match a ground-truth mask at this IoU or above

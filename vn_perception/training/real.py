@@ -19,7 +19,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from vn_perception.data.camera import PinholeCamera, posed, render_depth
+from vn_perception.data.ycbv_frames import read_ycbv_frames, visibility
 
 
 @dataclass
@@ -62,30 +62,16 @@ def real_objects(path, meshes, min_visibility=0.0, cluster_tolerance_m=0.015, vo
     """
     rng = np.random.default_rng(seed)
     out = []
-    with np.load(path) as stored:
-        data = {k: stored[k] for k in stored.files}   # each NpzFile access decompresses the whole array
-        names = [str(n) for n in data["class_names"]]
-        scale = float(data["depth_scale_m"])
-        for f in range(len(data["depth"])) if frames is None else frames:
-            camera = PinholeCamera.from_K(data["K"][f], data["depth"].shape[2], data["depth"].shape[1])
-            depth = data["depth"][f].astype(np.float32) * scale
-            label = data["label"][f]
-            cloud = camera.back_project(depth)
-            for slot, cls in enumerate(data["cls_indexes"][f]):
-                if cls <= 0:
-                    continue
-                name = names[cls - 1]
-                R = data["poses"][f, slot, :, :3].astype(np.float64)
-                t = data["poses"][f, slot, :, 3].astype(np.float64)
-                seen = (label == cls) & (depth > 0)
-                in_camera = posed(meshes[name], R, t)
-                silhouette = np.isfinite(render_depth([in_camera], camera, camera.roi_of(in_camera.vertices)).depth)
-                visibility = float(seen.sum()) / max(int(silhouette.sum()), 1)
-                if visibility < min_visibility or not seen.any():
-                    continue
-                points = largest_cluster(cloud[seen].astype(np.float64), cluster_tolerance_m, voxel_m)
-                if len(points) > max_points:
-                    points = points[rng.choice(len(points), max_points, replace=False)]
-                out.append(RealObject(points.astype(np.float32), name, R, t, min(visibility, 1.0), f,
-                                      str(data["video"][f])))
+    for frame in read_ycbv_frames(path, frames):
+        for obj in frame.objects:
+            if not obj.mask.any():
+                continue
+            seen = visibility(obj, frame.camera, meshes[obj.name])
+            if seen < min_visibility:
+                continue
+            points = largest_cluster(frame.points[obj.mask].astype(np.float64), cluster_tolerance_m, voxel_m)
+            if len(points) > max_points:
+                points = points[rng.choice(len(points), max_points, replace=False)]
+            out.append(RealObject(points.astype(np.float32), obj.name, obj.rotation, obj.translation,
+                                  min(seen, 1.0), frame.index, frame.video))
     return out
