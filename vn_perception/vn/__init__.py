@@ -16,6 +16,9 @@ from vn_perception.vn._nonlinearity import (
     DIRECTIONS, LinearDirection, VNLeakyReLU, make_direction, register_direction,
 )
 from vn_perception.vn._pooling import VNMaxPool, mean_pool
+from vn_perception.vn._regions import (
+    FixedDirection, LearnedFrameOctant, NormGate, RegionDecision, SensorOctant, leaky_coordinates,
+)
 
 __all__ = [
     "VEC_DIM", "VNLinear", "vn_linear", "VNLeakyReLU", "vn_leaky_relu", "VNBatchNorm", "VNLinearBNLeakyReLU",
@@ -23,4 +26,5 @@ __all__ = [
     "safe_norm",
     "knn", "edge_features", "gather_neighbours",
     "DIRECTIONS", "LinearDirection", "make_direction", "register_direction",
+    "FixedDirection", "SensorOctant", "LearnedFrameOctant", "NormGate", "RegionDecision", "leaky_coordinates",
 ]

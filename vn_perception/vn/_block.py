@@ -6,6 +6,7 @@ from vn_perception.vn._batchnorm import VNBatchNorm
 from vn_perception.vn._functional import scaled_vn_leaky_relu
 from vn_perception.vn._linear import VNLinear, vn_linear
 from vn_perception.vn._nonlinearity import LinearDirection, make_direction
+from vn_perception.vn._regions import RegionDecision
 
 
 class VNLinearBNLeakyReLU(nn.Module):
@@ -58,6 +59,8 @@ class VNLinearBNLeakyReLU(nn.Module):
                 qk = qk + _broadcast(vn_linear(context, weight[:, c:]), qk)
             q, k = qk[:, : self.out_channels], qk[:, self.out_channels:]
         scale = self.bn.scale(q) if isinstance(self.bn, VNBatchNorm) else None
+        if isinstance(self.direction, RegionDecision):          # not one plane: the kind applies its own rule
+            return self.direction.activate(q if scale is None else q * scale, k, self.negative_slope)
         return scaled_vn_leaky_relu(q, scale, k, self.negative_slope)
 
     def extra_repr(self):

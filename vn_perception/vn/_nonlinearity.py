@@ -5,12 +5,15 @@ The nonlinearity is a function of two tensors, the features `q` and a direction 
 a small module mapping the features that decide (`[B, C_in, 3, ...]`) to directions `[B, C_out or 1, 3, ...]`.
 `make_direction(kind, ...)` builds one from the registry `DIRECTIONS` (a dict of factories); studies add kinds
 with `register_direction`. Only directions that rotate with the input (`k(R x) = R k(x)`) keep the layer
-SO(3)-equivariant; the built-in kinds do.
+SO(3)-equivariant: `per_channel`, `shared`, `frame_octant` and `norm_gate` do; `fixed_111` and
+`sensor_octant` (the study's input-independent controls) keep only a subgroup (see `_regions.py`).
+Kinds that are not a single plane (`RegionDecision`) supply their own `activate(q, decision, a)`.
 """
 from torch import nn
 
 from vn_perception.vn._functional import vn_leaky_relu
 from vn_perception.vn._linear import VNLinear, vn_linear
+from vn_perception.vn._regions import FixedDirection, LearnedFrameOctant, NormGate, RegionDecision, SensorOctant
 
 
 class LinearDirection(nn.Module):
@@ -41,10 +44,24 @@ def _shared(in_channels, out_channels=None):
     return LinearDirection(in_channels, 1)
 
 
+def _fixed_111(in_channels, out_channels=None):
+    """Fixed global normal [1, 1, 1] / sqrt(3) (input-free; equivariant about the diagonal only)."""
+    return FixedDirection()
+
+
+def _sensor_octant(in_channels, out_channels=None):
+    """Per-coordinate leaky ReLU in the sensor frame (equivariant under the cyclic axis permutations only)."""
+    return SensorOctant()
+
+
 #: kind -> factory(in_channels, out_channels=None) -> nn.Module mapping [B, C_in, 3, ...] -> [B, C_out or 1, 3, ...]
 DIRECTIONS = {
     "per_channel": _per_channel,
     "shared": _shared,
+    "fixed_111": _fixed_111,
+    "sensor_octant": _sensor_octant,
+    "frame_octant": LearnedFrameOctant,
+    "norm_gate": NormGate,
 }
 
 
@@ -100,7 +117,10 @@ class VNLeakyReLU(nn.Module):
         self.direction = make_direction(direction, channels, channels)
 
     def forward(self, x):
-        return vn_leaky_relu(x, self.direction(x), self.negative_slope)
+        decision = self.direction(x)
+        if isinstance(self.direction, RegionDecision):
+            return self.direction.activate(x, decision, self.negative_slope)
+        return vn_leaky_relu(x, decision, self.negative_slope)
 
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}"
