@@ -22,7 +22,7 @@ import math
 import torch
 from torch import nn
 
-from vn_perception.vn._functional import VEC_DIM, frame_project, gram_schmidt, safe_norm
+from vn_perception.vn._functional import VEC_DIM, gram_schmidt, safe_norm
 from vn_perception.vn._linear import VNLinear, vn_linear
 
 #: The fixed decision normal of `fixed_111` (unit length).
@@ -98,11 +98,14 @@ class LearnedFrameOctant(RegionDecision):
         return gram_schmidt(u[:, 0], u[:, 1], dim=1)                    # [B, 3, 3, ...] columns e1, e2, e3
 
     def activate(self, q, frame, negative_slope):
-        coords = leaky_coordinates(frame_project(q, frame), negative_slope)     # [B, C, 3, ...] = F^T q
-        if frame.dim() == 3:
-            b, c = q.shape[:2]
-            return torch.matmul(frame.unsqueeze(1), coords.reshape(b, c, 3, -1)).view(q.shape)
-        return torch.einsum("bij...,bcj...->bci...", frame, coords)
+        # F^T q, leaky, F (...): 3 x 3 broadcast multiply-adds on [B, C, ...] slices (einsum with a per-point
+        # frame copies and permutes the largest tensor; this is ~2x faster on one CPU core).
+        f = frame.unsqueeze(1)                                                   # [B, 1, 3, 3, ...]
+        q0, q1, q2 = q.unbind(VEC_DIM)
+        coords = [leaky_coordinates(q0 * f[:, :, 0, j] + q1 * f[:, :, 1, j] + q2 * f[:, :, 2, j], negative_slope)
+                  for j in range(3)]                                              # F^T q per frame axis j
+        return torch.stack([coords[0] * f[:, :, i, 0] + coords[1] * f[:, :, i, 1] + coords[2] * f[:, :, i, 2]
+                            for i in range(3)], dim=VEC_DIM)
 
 
 class NormGate(RegionDecision):
