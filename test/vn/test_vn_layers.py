@@ -96,6 +96,22 @@ def test_block_direction_comes_from_the_input():
     assert torch.allclose(block(x), vn_leaky_relu(q, k, 0.2))
 
 
+@pytest.mark.parametrize("direction", ["per_channel", "shared"])
+@pytest.mark.parametrize("with_context", [False, True], ids=["plain", "context"])
+def test_block_in_place_inference_path_matches_autograd_path(direction, with_context):
+    """Under `torch.inference_mode` the block writes into its own intermediates: same numbers, inputs intact."""
+    torch.manual_seed(3)
+    block = VNLinearBNLeakyReLU(4 + (4 if with_context else 0), 6, direction=direction).double().eval()
+    x = torch.randn(2, 4, 3, 11, dtype=torch.float64)
+    context = torch.randn(2, 4, 3, dtype=torch.float64) if with_context else None
+    x_copy = x.clone()
+    expected = block(x, context=context)
+    with torch.inference_mode():
+        got = block(x, context=context)
+    assert torch.equal(x, x_copy)
+    assert torch.allclose(got, expected, rtol=0, atol=1e-14)
+
+
 def test_direction_registry_is_open():
     assert {"per_channel", "shared"} <= set(DIRECTIONS)
     assert make_direction("per_channel", 4, 6)(torch.randn(1, 4, 3, 2)).shape == (1, 6, 3, 2)

@@ -135,7 +135,8 @@ class FastVNEncoder(nn.Module):
         g = mean_pool(h)                                                     # [B, C2, 3]
         frame = self.invariant.frame(g)                                      # [B, 3, 3]
         inv = frame_project(h, frame).flatten(1, 2)                          # [B, 3 C2, N]
-        return torch.cat((inv.amax(-1), inv.mean(-1)), dim=1), g
+        inv_mean = frame_project(g, frame).flatten(1, 2)                     # = inv.mean(-1) (F^T is linear)
+        return torch.cat((inv.amax(-1), inv_mean), dim=1), g
 
 
 class VNPointNetEncoder(nn.Module):

@@ -56,12 +56,12 @@ class VNLinearBNLeakyReLU(nn.Module):
             c = x.shape[1]
             qk = vn_linear(x, weight[:, :c])
             if context is not None:
-                qk = qk + _broadcast(vn_linear(context, weight[:, c:]), qk)
+                qk = qk.add_(_broadcast(vn_linear(context, weight[:, c:]), qk))   # in place: autograd-safe after a matmul
             q, k = qk[:, : self.out_channels], qk[:, self.out_channels:]
         scale = self.bn.scale(q) if isinstance(self.bn, VNBatchNorm) else None
         if isinstance(self.direction, RegionDecision):          # not one plane: the kind applies its own rule
             return self.direction.activate(q if scale is None else q * scale, k, self.negative_slope)
-        return scaled_vn_leaky_relu(q, scale, k, self.negative_slope)
+        return scaled_vn_leaky_relu(q, scale, k, self.negative_slope, overwrite_q=True)   # q: our intermediate
 
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}"

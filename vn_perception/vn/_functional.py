@@ -45,17 +45,22 @@ def vn_leaky_relu(q, k, negative_slope=0.2):
     return scaled_vn_leaky_relu(q, None, k, negative_slope)
 
 
-def scaled_vn_leaky_relu(q, scale, k, negative_slope=0.2):
+def scaled_vn_leaky_relu(q, scale, k, negative_slope=0.2, overwrite_q=False):
     """`vn_leaky_relu(scale * q, k)` without materialising `scale * q` first (`scale` `[B, C, 1, ...]` or None).
 
     This is how a VN batch norm (a per-vector positive-or-negative rescaling) is fused into the nonlinearity:
     `<s q, k> = s <q, k>`, so `out = s q + (a - 1) min(s <q, k>, 0) / (||k||^2 + EPS) k`.
+    overwrite_q: write the result into `q` (an intermediate the caller owns) when autograd is off: two fewer
+    allocations of the largest tensor of a layer (measured: fast_vn 8 x 512 forward ~10 % faster on one core).
     """
+    in_place = overwrite_q and not torch.is_grad_enabled()
     dot = inner(q, k)
     if scale is not None:
         dot = dot.mul_(scale)
-        q = q * scale
+        q = q.mul_(scale) if in_place else q * scale
     coef = dot.clamp_max_(0.0).div_(inner(k, k).add_(EPS))
+    if in_place:
+        return q.addcmul_(coef, k, value=negative_slope - 1.0)
     return torch.addcmul(q, coef, k, value=negative_slope - 1.0)
 
 
