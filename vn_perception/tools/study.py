@@ -259,6 +259,24 @@ def aggregate(results):
     return table
 
 
+def paired_differences(results, reference="per_channel"):
+    """{variant: {condition: stat}}: top-1 (percentage points) minus the reference variant's, paired by task,
+    seed and condition (same data and seed), pooled over the tasks; "all" pools the three conditions."""
+    index = {(r["task"], r["variant"], r["protocol"], r["seed"]): r for r in results}
+    out = {}
+    for variant in sorted({r["variant"] for r in results} - {reference}, key=list(VARIANTS).index):
+        row, pooled = {}, []
+        for name, train_p, test_p in CONDITIONS:
+            diffs = [100 * (r["tests"][test_p]["accuracy"] - ref["tests"][test_p]["accuracy"])
+                     for (task, v, p, seed), r in index.items() if v == variant and p == train_p
+                     for ref in [index.get((task, reference, p, seed))] if ref is not None]
+            row[name] = _stat(diffs)
+            pooled += diffs
+        row["all"] = _stat(pooled)
+        out[variant] = row
+    return out
+
+
 def _pm(stat, digits=1):
     if stat is None:
         return "-"
@@ -269,8 +287,8 @@ def _sci(stat):
     return "-" if stat is None else f"{stat['mean']:.0e}"
 
 
-def markdown(table, settings, seeds):
-    """The results section: one table per task."""
+def markdown(table, settings, seeds, paired=None):
+    """The results section: one table per task, then the paired differences to `per_channel` (if given)."""
     parts = []
     for task, rows in table.items():
         parts += [f"### Task `{task}`", ""]
@@ -289,6 +307,14 @@ def markdown(table, settings, seeds):
                       _pm(row["train seconds"], 0)]
             lines.append("| " + " | ".join(cells) + " |")
         parts += [*lines, ""]
+    if paired:
+        parts += ["### Paired difference to `per_channel` (percentage points of top-1)", "",
+                  "Same task, seed (data, initialisation) and condition; pooled over both tasks; mean ± std (n).", "",
+                  "| variant | z/z | z/SO(3) | SO(3)/SO(3) | all three |", "|---|---|---|---|---|"]
+        for variant, row in paired.items():
+            cells = [f"{_pm(row[c])} ({row[c]['n']})" if row[c] else "-" for c in (*(n for n, _, _ in CONDITIONS), "all")]
+            parts.append(f"| `{variant}` | " + " | ".join(cells) + " |")
+        parts.append("")
     runs = sum(row["runs"] for rows in table.values() for row in rows.values())
     parts += [f"Mean ± std over seeds {', '.join(map(str, seeds))} ({runs} runs); final-epoch models. "
               f"Budget per run: {settings['epochs']} epochs, {settings['views']} training views per object, "
@@ -358,18 +384,24 @@ def plots(table, folder):
     return files
 
 
-def write_report(out, report, settings, seeds):
-    """Aggregate every result under `out` into `report/` (results.md, results.json, PNGs)."""
+def write_report(out, report):
+    """Aggregate every result under `out` into `report/` (results.md, results.json, PNGs); settings and seeds
+    are read from the results (one budget per run folder)."""
     report = Path(report)
     report.mkdir(parents=True, exist_ok=True)
     results = load_results(out)
     if not results:
         raise SystemExit(f"no results under {out}")
+    settings, seeds = results[0]["settings"], sorted({r["seed"] for r in results})
+    if any(r["settings"] != settings for r in results):
+        raise SystemExit(f"{out} mixes runs of different budgets: use one --out per budget")
     table = aggregate(results)
+    paired = paired_differences(results) if any(r["variant"] == "per_channel" for r in results) else None
     files = plots(table, report)
-    text = markdown(table, settings, seeds) + "\n" + "\n".join(f"![{f}]({f})" for f in files) + "\n"
+    text = markdown(table, settings, seeds, paired) + "\n" + "\n".join(f"![{f}]({f})" for f in files) + "\n"
     (report / "results.md").write_text(text)
-    (report / "results.json").write_text(json.dumps({"settings": settings, "table": table}, indent=1))
+    (report / "results.json").write_text(json.dumps({"settings": settings, "table": table, "paired": paired},
+                                                    indent=1))
     return report
 
 
@@ -409,7 +441,7 @@ def run(args):
                 + f", equiv. {result['equivariance']['logits']:.1e}, {result['train_seconds']:.0f} s")
         bar.close()
         print(f"study: {len(grid)} runs in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    folder = write_report(out, report, settings, args.seeds)
+    folder = write_report(out, report)
     print(f"report: {folder / 'results.md'}")
     return 0
 
