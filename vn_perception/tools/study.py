@@ -63,6 +63,10 @@ EQUIVARIANCE_ROTATIONS = 3
 #: the shipped model's orientation head (no VN nonlinearity in it, so variants differ in the encoder only)
 ORIENTATION_HEAD = "frame_mlp"
 RESULT = "result.json"
+STEP_TIMES = "step_times.json"
+#: interleaved rounds and steps per round of the step-time benchmark
+STEP_ROUNDS = 3
+STEP_COUNT = 10
 
 #: the real study's budget (sized for ~80 min of one CPU core: see docs/decision_planes.md)
 FULL = {"epochs": 8, "views": 64, "val_views": 2, "test_views": 20, "num_points": 128, "batch_size": 32,
@@ -222,6 +226,41 @@ def train_and_evaluate(task, variant, protocol, seed, train_dir, test_dir, setti
     return result
 
 
+# ---------------------------------------------------------------- cost
+
+def measure_step_ms(variants, settings, num_classes=21, rounds=STEP_ROUNDS, steps=STEP_COUNT):
+    """{variant: median ms of one training step (forward, backward, AdamW) at the study's batch and points}.
+
+    The variants are interleaved round by round, so a change of machine load hits all of them alike (the
+    per-run training times of the grid are wall times under whatever load the machine had)."""
+    from vn_perception.models.factory import build_model
+    torch.manual_seed(SPLIT_SEED)
+    points = torch.randn(settings["batch_size"], settings["num_points"], 3)
+    labels = torch.randint(num_classes, (settings["batch_size"],))
+    models = {}
+    for variant in variants:
+        model = build_model({"encoder": "fast_vn", "num_classes": num_classes, "direction": variant,
+                             "orientation": ORIENTATION_HEAD, **settings["model"]})
+        models[variant] = (model, torch.optim.AdamW(model.parameters()))
+    times = {v: [] for v in variants}
+
+    def step(model, optimiser):
+        out = model(points)
+        loss = torch.nn.functional.cross_entropy(out["logits"], labels) + out["rotation"].square().mean()
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+
+    for round_index in range(rounds + 1):                  # round 0 warms up
+        for variant, (model, optimiser) in models.items():
+            started = time.perf_counter()
+            for _ in range(steps):
+                step(model, optimiser)
+            if round_index:
+                times[variant].append(1000 * (time.perf_counter() - started) / steps)
+    return {v: float(np.median(t)) for v, t in times.items()}
+
+
 # ---------------------------------------------------------------- aggregate
 
 def load_results(out):
@@ -287,7 +326,7 @@ def _sci(stat):
     return "-" if stat is None else f"{stat['mean']:.0e}"
 
 
-def markdown(table, settings, seeds, paired=None):
+def markdown(table, settings, seeds, paired=None, step_ms=None):
     """The results section: one table per task, then the paired differences to `per_channel` (if given)."""
     parts = []
     for task, rows in table.items():
@@ -296,6 +335,8 @@ def markdown(table, settings, seeds, paired=None):
         if task == "ycbv_instance":
             headers += ["rot. err. z/z (deg)", "rot. err. SO(3)/SO(3) (deg)"]
         headers += ["equiv. err. logits", "equiv. err. rotation", "train s / run"]
+        if step_ms:
+            headers.append("ms / step")
         lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
         for variant, row in rows.items():
             cells = [f"{VARIANT_NOTES.get(variant, variant)} (`{variant}`)",
@@ -305,6 +346,8 @@ def markdown(table, settings, seeds, paired=None):
                 cells += [_pm(row["rot z/z"]), _pm(row["rot SO(3)/SO(3)"])]
             cells += [_sci(row["equivariance logits"]), _sci(row["equivariance rotation"]),
                       _pm(row["train seconds"], 0)]
+            if step_ms:
+                cells.append(f"{step_ms[variant]:.0f}" if variant in step_ms else "-")
             lines.append("| " + " | ".join(cells) + " |")
         parts += [*lines, ""]
     if paired:
@@ -321,7 +364,10 @@ def markdown(table, settings, seeds, paired=None):
               f"{settings['num_points']} points, batch {settings['batch_size']}, lr {settings['lr']} (AdamW, "
               f"cosine); {settings['test_views']} test views per object and test protocol. Equivariance error: "
               f"max |f(Rx) - R f(x)| in float64 over {EQUIVARIANCE_ROTATIONS} random rotations and "
-              f"{EQUIVARIANCE_CLOUDS} test clouds (mean over runs; logits and rotation-matrix entries).", ""]
+              f"{EQUIVARIANCE_CLOUDS} test clouds (mean over runs; logits and rotation-matrix entries). "
+              "train s / run: wall time of the training epochs under the machine's load at the time; ms / step: "
+              f"median of {STEP_ROUNDS} interleaved rounds of {STEP_COUNT} training steps (batch "
+              f"{settings['batch_size']}, {settings['num_points']} points, one thread).", ""]
     return "\n".join(parts)
 
 
@@ -365,7 +411,8 @@ def plots(table, folder):
         axes[0].set_xticks(x, variants, rotation=30, ha="right")
         axes[0].set_ylabel("median rotation error (deg)")
         axes[0].set_title("ycbv_instance: orientation")
-        axes[0].legend(title="train/test", fontsize=8)
+        axes[0].set_ylim(0, 120)
+        axes[0].legend(title="train/test", fontsize=8, ncol=3, loc="upper center")
         axes[0].grid(axis="y", alpha=0.3)
     for task, rows in table.items():
         variants = list(rows)
@@ -397,11 +444,17 @@ def write_report(out, report):
         raise SystemExit(f"{out} mixes runs of different budgets: use one --out per budget")
     table = aggregate(results)
     paired = paired_differences(results) if any(r["variant"] == "per_channel" for r in results) else None
+    variants = sorted({r["variant"] for r in results}, key=list(VARIANTS).index)
+    step_file = Path(out) / STEP_TIMES
+    step_ms = json.loads(step_file.read_text()) if step_file.is_file() else {}
+    if set(variants) - set(step_ms):
+        step_ms = measure_step_ms(variants, settings)
+        step_file.write_text(json.dumps(step_ms, indent=1))
     files = plots(table, report)
-    text = markdown(table, settings, seeds, paired) + "\n" + "\n".join(f"![{f}]({f})" for f in files) + "\n"
+    text = markdown(table, settings, seeds, paired, step_ms) + "\n" + "\n".join(f"![{f}]({f})" for f in files) + "\n"
     (report / "results.md").write_text(text)
-    (report / "results.json").write_text(json.dumps({"settings": settings, "table": table, "paired": paired},
-                                                    indent=1))
+    (report / "results.json").write_text(json.dumps({"settings": settings, "table": table, "paired": paired,
+                                                     "step_ms": step_ms}, indent=1))
     return report
 
 
