@@ -69,14 +69,31 @@ class ObjectClassifier:
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.metadata = dict(metadata or {})
+        self._network = self.model            # what predict calls: the model, or its compiled form
+        self.compiled = False
 
     @classmethod
-    def load(cls, path=None, device="auto"):
-        """A classifier from a checkpoint (`None`: the shipped default model). Raises `CheckpointError`."""
+    def load(cls, path=None, device="auto", compile=False):
+        """A classifier from a checkpoint (`None`: the shipped default model). Raises `CheckpointError`.
+
+        compile: `torch.compile` the network (see `compile`); when that fails the classifier runs uncompiled.
+        """
         checkpoint = load_checkpoint(DEFAULT_MODEL_PATH if path is None else path)
         meta = checkpoint.metadata
-        return cls(checkpoint.build_model(), meta["classes"], meta["symmetries"],
-                   meta["preprocessing"]["num_points"], device, meta)
+        classifier = cls(checkpoint.build_model(), meta["classes"], meta["symmetries"],
+                         meta["preprocessing"]["num_points"], device, meta)
+        if compile:
+            classifier.compile()
+        return classifier
+
+    def compile(self):
+        """`torch.compile` the network for inference (`models.compile.compile_for_inference`: fused kernels,
+        a dynamic batch size, warmed up here, ~45 s the first time in a process without inductor's disk cache).
+        Returns None, or the reason it failed (then predictions run uncompiled). `compiled` tells which."""
+        from vn_perception.models.compile import compile_for_inference
+        self._network, error = compile_for_inference(self.model, self.num_points, self.device)
+        self.compiled = error is None
+        return error
 
     def preprocess(self, clouds):
         """Clouds -> (network input `[B, num_points, 3]` float32, centroids `[B, 3]` float64); validates."""
@@ -106,7 +123,7 @@ class ObjectClassifier:
             return []
         points, centroids = self.preprocess(clouds)
         with torch.inference_mode():
-            out = self.model(torch.from_numpy(points).to(self.device))
+            out = self._network(torch.from_numpy(points).to(self.device))
             probabilities = torch.softmax(out["logits"].double(), dim=1).cpu().numpy()
             rotations = out["rotation"].double().cpu().numpy()
         predictions = []

@@ -54,3 +54,16 @@ def test_a_model_that_does_not_load_names_the_path(tmp_path):
     broken.write_bytes(b"not a checkpoint")
     with pytest.raises(ModelLoadError, match=str(broken)):
         Inference(str(broken), "cpu", shipped_segmentation())
+
+
+@pytest.mark.slow
+def test_compile_model_compiles_the_classifier_and_keeps_the_detections(model_path, points):
+    eager = Inference(model_path, "cpu", shipped_segmentation())
+    compiled = Inference(model_path, "cpu", shipped_segmentation(), compile_model=True)
+    assert compiled.compiled and compiled.compile_error is None
+    assert not eager.compiled
+    expected, _ = eager.run(points)
+    detections, retried = compiled.run(points)
+    assert not retried
+    assert [d.label for d in detections] == [d.label for d in expected]
+    assert np.allclose([d.score for d in detections], [d.score for d in expected], atol=1e-4)

@@ -1,6 +1,7 @@
 """The scene pipeline as the node runs it: loaded once, re-configured in place, retried on the CPU (ROS-free).
 
-    inference = Inference(model_path="", device="auto", segmentation=SegmentationConfig(), cpu_threads=0)
+    inference = Inference(model_path="", device="auto", segmentation=SegmentationConfig(), cpu_threads=0,
+                          compile_model=False)
     detections, retried_on_cpu = inference.run(points)     # points (H, W, 3) or (N, 3), sensor frame, metres
 
 A frame whose inference fails with a RuntimeError on an accelerator (CUDA out of memory, a driver error) is
@@ -39,11 +40,12 @@ class Inference:
 
     factory(model_path, device, segmentation, classifier=None) -> pipeline (default: load_pipeline); a
     pipeline has `.process(points) -> list[Detection]` and `.classifier` (`.classes`, `.symmetries`).
-    cpu_threads > 0 sets torch's (process-wide) intra-op threads. Raises ModelLoadError (path and reason)
-    when the model cannot be loaded.
+    cpu_threads > 0 sets torch's (process-wide) intra-op threads. compile_model: `torch.compile` the
+    classifier (`ObjectClassifier.compile`); `compile_error` then holds the reason when it ran uncompiled.
+    Raises ModelLoadError (path and reason) when the model cannot be loaded.
     """
 
-    def __init__(self, model_path, device, segmentation, factory=load_pipeline, cpu_threads=0):
+    def __init__(self, model_path, device, segmentation, factory=load_pipeline, cpu_threads=0, compile_model=False):
         if cpu_threads > 0:
             torch.set_num_threads(int(cpu_threads))
         self.model_path = model_path
@@ -57,6 +59,11 @@ class Inference:
             where = model_path or "the shipped default model"
             raise ModelLoadError(f"cannot load the classifier from {where}: {type(e).__name__}: {e}") from e
         self._cpu_pipeline = None
+        self.compiled = False
+        self.compile_error = None
+        if compile_model:
+            self.compile_error = self.pipeline.classifier.compile()
+            self.compiled = self.compile_error is None
 
     @property
     def classifier(self):

@@ -77,9 +77,13 @@ class VnPerceptionNode(Node):
         settings = self._settings
         try:
             inference = Inference(settings.model_path, settings.device, settings.segmentation, pipeline_factory,
-                                  settings.cpu_threads)
+                                  settings.cpu_threads, settings.compile)
         except ModelLoadError as e:
             raise StartupError(str(e)) from e
+        if inference.compile_error:
+            self.get_logger().warning(inference.compile_error)
+        elif inference.compiled:
+            self.get_logger().info("classifier compiled (torch.compile)")
         if inference.cuda_fell_back:
             self.get_logger().warning(f"device {settings.device!r} requested but CUDA is not available: "
                                       "running on the CPU")

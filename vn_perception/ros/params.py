@@ -56,6 +56,9 @@ _NODE_PARAMETERS = [
               choices=DEVICE_CHOICES, read_only=True),
     ParamSpec("cpu_threads", 0, "torch threads for inference on the CPU; 0 = torch's default (one per core). "
               "1 or 2 avoid thrashing when other processes keep the cores busy", (0, 1024), read_only=True),
+    ParamSpec("compile", False, "torch.compile the classifier at start-up (faster inference; the first start "
+              "compiles for about a minute and needs a C++ compiler; falls back to uncompiled with a warning)",
+              read_only=True),
     ParamSpec("min_score", 0.2, "detections whose class score is below this are not published", (0.0, 1.0)),
     ParamSpec("top_k", 1, "class hypotheses per detection (results[]), best first", (1, 1000)),
     ParamSpec("publish_markers", True, "publish ~/markers (boxes, labels, axes) for RViz"),
@@ -106,6 +109,7 @@ class Settings:
     model_path: str
     device: str
     cpu_threads: int
+    compile: bool
     min_score: float
     top_k: int
     publish_markers: bool

@@ -266,17 +266,29 @@ def _random_clouds(batch, points, device, seed=0):
     return (torch.randn(batch, points, 3, generator=generator) * CLOUD_STD_M).to(device)
 
 
-def bench_classifier(model, encoders, batch_sizes, point_counts, device, repeats, max_seconds, num_classes):
+def bench_classifier(model, encoders, batch_sizes, point_counts, device, repeats, max_seconds, num_classes,
+                     compiled=False):
     """Forward-pass timings of `model` (the default classifier's network) and of each peer encoder on the
-    same random clouds: {name: [{"batch", "points", wall..., "cpu_median_ms"}]} and speed-ups."""
+    same random clouds: {name: [{"batch", "points", wall..., "cpu_median_ms"}]} and speed-ups. compiled: also
+    `default_compiled`, the same network through `models.compile.compile_for_inference` (one compilation per
+    point count, warm-up not timed)."""
     from vn_perception.models import build_model
+    from vn_perception.models.compile import compile_for_inference
     networks = {"default": model}
     networks.update({name: build_model({"encoder": name, "num_classes": num_classes}).to(device).eval()
                      for name in encoders})
+    if compiled:
+        networks["default_compiled"] = None
     rows = {name: [] for name in networks}
-    for batch in batch_sizes:
-        for points in point_counts:
-            clouds = _random_clouds(batch, points, device)
+    compile_errors = {}
+    for points in point_counts:
+        if compiled:
+            networks["default_compiled"], error = compile_for_inference(model, points, device)
+            if error:
+                compile_errors[points] = error
+        for batch in batch_sizes:
+            with torch.inference_mode():            # inputs made in inference mode, as the classifier does
+                clouds = _random_clouds(batch, points, device)
             for name, network in networks.items():
                 with torch.inference_mode():
                     wall, cpu = time_calls(lambda: network(clouds), device, repeats, max_seconds)
@@ -284,7 +296,12 @@ def bench_classifier(model, encoders, batch_sizes, point_counts, device, repeats
                                    "cpu_median_ms": summary_ms(cpu)["median_ms"]})
     speedups = {name: {f"{a['batch']}x{a['points']}": round(b["median_ms"] / a["median_ms"], 2)
                        for a, b in zip(rows["default"], rows[name])} for name in encoders}
-    return {"device": str(device), "threads": torch.get_num_threads(), "rows": rows, "speedup_vs_default": speedups}
+    out = {"device": str(device), "threads": torch.get_num_threads(), "rows": rows, "speedup_vs_default": speedups}
+    if compiled:
+        out["compiled_speedup"] = {f"{a['batch']}x{a['points']}": round(a["median_ms"] / b["median_ms"], 2)
+                                   for a, b in zip(rows["default"], rows["default_compiled"])}
+        out["compile_errors"] = compile_errors
+    return out
 
 
 def _autocast_dtypes(device):
@@ -534,6 +551,9 @@ def print_table(results, print_fn=print):
             print_fn(f"  {name:<12}" + "  ".join(f"{r['batch']}x{r['points']}: {r['median_ms']:.1f}" for r in rows))
         for name, ratios in classifier["speedup_vs_default"].items():
             print_fn(f"  {name} / default: " + "  ".join(f"{k}: {v:.1f}x" for k, v in ratios.items()))
+        if "compiled_speedup" in classifier:
+            print_fn("  default / default_compiled: " + "  ".join(
+                f"{k}: {v:.2f}x" for k, v in classifier["compiled_speedup"].items()))
     precision = results.get("precision")
     if precision:
         print_fn(f"\nprecision ({precision['objects']} objects x {precision['points']} points)")
@@ -585,6 +605,9 @@ def add_arguments(parser):
     parser.add_argument("--config", default=None, help="pipeline YAML (default: packaged)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
     parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile the classifier (pipeline, precision) and add a compiled row to the "
+                             "classifier section (the node's `compile` parameter)")
     parser.add_argument("--batch-sizes", type=_ints, default=[1, 8, 32], help="classifier: objects per batch")
     parser.add_argument("--points", type=_ints, default=[256, 512, 1024], help="classifier: points per object")
     parser.add_argument("--peers", type=_names, default=list(PEER_ENCODERS),
@@ -619,13 +642,15 @@ def run(args):
     with tempfile.TemporaryDirectory(prefix="vn_benchmark_") as workdir:
         model_path, model_name = model_source(args.model, workdir)
         classifier = ObjectClassifier.load(model_path, device=device)
+        compile_error = classifier.compile() if args.compile else None
         pipeline = ScenePipeline.from_config(args.config, classifier=classifier)
         results["meta"] = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "host": platform.node(),
                            "cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
                            "python": platform.python_version(), "torch": torch.__version__,
                            "numpy": np.__version__, "torch_threads": torch.get_num_threads(),
                            "device": device, "model": model_name, "classes": len(classifier.classes),
-                           "classifier_points": classifier.num_points, "sections": args.sections}
+                           "classifier_points": classifier.num_points, "sections": args.sections,
+                           "compiled": bool(args.compile) and compile_error is None, "compile_error": compile_error}
         real_frames = []
         if needs_frames:
             from vn_perception.tools.bench_segmentation import load_real_frames
@@ -639,7 +664,8 @@ def run(args):
                 out = bench_segmentation_peer(real_frames, pipeline.segmentation, args.repeat)
             elif section == "classifier":
                 out = bench_classifier(classifier.model, [p for p in args.peers if p], args.batch_sizes, args.points,
-                                       device, args.repeats, args.max_seconds, len(classifier.classes))
+                                       device, args.repeats, args.max_seconds, len(classifier.classes),
+                                       compiled=args.compile)
             elif section == "precision":    # the frame with the most objects (at most the largest batch size)
                 clusters = max((pipeline.segment(points)[1] for points in frames), key=len)[:max(args.batch_sizes)]
                 out = bench_precision(classifier, [c.points for c in clusters], args.repeats, args.max_seconds)
