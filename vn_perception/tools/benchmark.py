@@ -548,7 +548,7 @@ def print_table(results, print_fn=print):
     if classifier:
         print_fn(f"\nclassifier forward, median ms (device {classifier['device']}, {classifier['threads']} threads)")
         for name, rows in classifier["rows"].items():
-            print_fn(f"  {name:<12}" + "  ".join(f"{r['batch']}x{r['points']}: {r['median_ms']:.1f}" for r in rows))
+            print_fn(f"  {name:<18}" + "  ".join(f"{r['batch']}x{r['points']}: {r['median_ms']:.1f}" for r in rows))
         for name, ratios in classifier["speedup_vs_default"].items():
             print_fn(f"  {name} / default: " + "  ".join(f"{k}: {v:.1f}x" for k, v in ratios.items()))
         if "compiled_speedup" in classifier:
