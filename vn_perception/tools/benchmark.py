@@ -483,7 +483,8 @@ def bench_node(frames, model_path, args, workdir):
               "min_score": 0.0, "note": "min_score 0: every detection is converted and published"}
     for threads in args.node_cpu_threads:
         node = NodeProcess(Path(workdir) / f"node_threads{threads}.log", CLOUD_TOPIC, model_path or "", args.device,
-                           0.0, {"use_sim_time": "false", "cpu_threads": str(threads)})
+                           0.0, {"use_sim_time": "false", "cpu_threads": str(threads),
+                                 "compile": "true" if args.compile else "false"})
         try:
             runs[f"cpu_threads={threads}"] = stream_into_node(frames, node, args.stream_rate, args.stream_seconds)
         except LiveError as e:
