@@ -101,7 +101,32 @@ def test_load_from_checkpoint_matches_the_model_in_memory(classifier, tmp_path):
 def test_shipped_default_model():
     if not DEFAULT_MODEL_PATH.is_file():
         pytest.skip(f"no shipped model at {DEFAULT_MODEL_PATH}")
+    from vn_perception.data.ycbv import YCBV_SYMMETRIES
+    assert DEFAULT_MODEL_PATH.stat().st_size <= 20 * 2 ** 20
     classifier = ObjectClassifier.load(device="cpu")
     assert len(classifier.classes) == len(classifier.symmetries) == 21
+    # the shipped metadata carries the current symmetry table (rotation errors and pose covariances use it)
+    assert classifier.symmetries == [Symmetry.parse(YCBV_SYMMETRIES[c]) for c in classifier.classes]
+    assert classifier.model.config["orientation"] in ("frame_mlp", "multi_frame")
     prediction = classifier.predict(_clouds([400]))[0]
     assert prediction.label in classifier.classes
+
+
+def test_multi_hypothesis_model_exposes_hypotheses_and_confidences(classifier):
+    torch.manual_seed(0)
+    model = build_model({**CONFIG, "orientation": "multi_frame", "orientation_hidden": [16],
+                         "orientation_hypotheses": 4})
+    with torch.no_grad():                      # make the confidences differ (they start uniform)
+        model.orientation.to_confidence.weight.normal_()
+    multi = ObjectClassifier(model, CLASSES, SYMMETRIES, NUM_POINTS, device="cpu")
+    cloud = _clouds([200])[0]
+    Q = Rotation.from_euler("xyz", [-0.7, 0.4, 2.5]).as_matrix()
+    turned = (cloud - cloud.mean(0)) @ Q.T + cloud.mean(0)
+    p, q = multi.predict([cloud, turned])
+    assert p.rotation_hypotheses.shape == (4, 3, 3) and p.rotation_confidences.shape == (4,)
+    assert abs(p.rotation_confidences.sum() - 1.0) < 1e-9
+    np.testing.assert_allclose(p.rotation, p.rotation_hypotheses[np.argmax(p.rotation_confidences)])
+    np.testing.assert_allclose(q.rotation_hypotheses, Q @ p.rotation_hypotheses, atol=1e-3)
+    np.testing.assert_allclose(q.rotation_confidences, p.rotation_confidences, atol=1e-4)
+    plain = classifier.predict([cloud])[0]      # other heads: the extra attributes stay None
+    assert plain.rotation_hypotheses is None and plain.rotation_confidences is None

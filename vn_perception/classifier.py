@@ -18,6 +18,7 @@ visible side). For a symmetric class, `rotation` is one member of the set of equ
 """
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import torch
@@ -39,7 +40,12 @@ RESAMPLING_SEED = 0
 @dataclass
 class Prediction:
     """One cloud's result: `label` (class name), `index` (class index), `score` (probability of `label`),
-    `probabilities [K]`, `rotation [3, 3]` (object -> sensor frame), `centroid [3]` (mean of the points, m)."""
+    `probabilities [K]`, `rotation [3, 3]` (object -> sensor frame), `centroid [3]` (mean of the points, m).
+
+    Models with a multi-hypothesis orientation head (`orientation: multi_frame`) also fill
+    `rotation_hypotheses [H, 3, 3]` (candidate rotations, object -> sensor) and `rotation_confidences [H]`
+    (their softmax probabilities; `rotation` is the most confident); None for the other models.
+    """
 
     label: str
     index: int
@@ -47,6 +53,8 @@ class Prediction:
     probabilities: np.ndarray
     rotation: np.ndarray
     centroid: np.ndarray
+    rotation_hypotheses: Optional[np.ndarray] = None
+    rotation_confidences: Optional[np.ndarray] = None
 
 
 class ObjectClassifier:
@@ -126,8 +134,11 @@ class ObjectClassifier:
             out = self._network(torch.from_numpy(points).to(self.device))
             probabilities = torch.softmax(out["logits"].double(), dim=1).cpu().numpy()
             rotations = out["rotation"].double().cpu().numpy()
+            hypotheses = out["hypotheses"].double().cpu().numpy() if "hypotheses" in out else [None] * len(points)
+            confidences = (torch.softmax(out["confidence"].double(), dim=1).cpu().numpy() if "confidence" in out
+                           else [None] * len(points))
         predictions = []
-        for p, R, c in zip(probabilities, rotations, centroids):
+        for p, R, c, h, w in zip(probabilities, rotations, centroids, hypotheses, confidences):
             k = int(np.argmax(p))
-            predictions.append(Prediction(self.classes[k], k, float(p[k]), p, R, c))
+            predictions.append(Prediction(self.classes[k], k, float(p[k]), p, R, c, h, w))
         return predictions

@@ -156,3 +156,78 @@ def test_vn_models_are_so3_not_o3_invariant(encoder, generator):
     R, S = random_rotation(generator=generator), random_reflection(generator=generator)
     assert equivariance_error(logits, cloud, "points", "invariant", rotation=R) < 1e-9
     assert equivariance_error(logits, cloud, "points", "invariant", rotation=S) > 1e-6
+
+
+MULTI = {"orientation": "multi_frame", "orientation_hidden": [32], "orientation_hypotheses": 6}
+MULTI_KINDS = {**OUT_KINDS, "confidence": "invariant", "hypotheses": lambda t, R: R.to(t.dtype) @ t}
+
+
+def _randomised_multi_frame(dtype=torch.float64):
+    """A multi_frame fast_vn whose correction and confidence layers are random (they start near constant)."""
+    model = _model("fast_vn", dtype, dropout=0.0, **MULTI)
+    with torch.no_grad():
+        for layer in (model.orientation.to_rotations, model.orientation.to_confidence):
+            for p in layer.parameters():
+                p.normal_()
+    return model
+
+
+@pytest.mark.parametrize("train", [False, True], ids=["eval", "train"])
+def test_multi_frame_head_every_hypothesis_equivariant_float64(train, generator):
+    model = _randomised_multi_frame().train(train)
+    cloud = _cloud(3, 48)
+    assert_equivariant(model, cloud, "points", MULTI_KINDS, atol=1e-9, n_trials=3, generator=generator)
+    out = model(cloud)
+    assert set(out) == {"logits", "rotation", "hypotheses", "confidence"}
+    H = out["hypotheses"]
+    assert H.shape == (3, 6, 3, 3) and out["confidence"].shape == (3, 6)
+    eye = torch.eye(3, dtype=H.dtype).expand_as(H)
+    assert torch.allclose(H.transpose(-1, -2) @ H, eye, atol=1e-9)
+    assert torch.allclose(torch.linalg.det(H), torch.ones(3, 6, dtype=H.dtype), atol=1e-9)
+    best = out["confidence"].argmax(1)
+    assert torch.equal(out["rotation"], H[torch.arange(3), best])
+    # the hypotheses differ (not K copies of one rotation) and so do the confidences
+    assert (H[:, 0] - H[:, 1]).abs().max() > 1e-3 and out["confidence"].std(1).min() > 1e-3
+
+
+def test_multi_frame_hypotheses_start_spread():
+    """Freshly built: hypothesis k is the frame times `spread_rotations(K)[k]` up to the small last weights,
+    so every pair of hypotheses starts >= ~90 degrees apart (winner-takes-all cannot start collapsed)."""
+    from vn_perception.models.heads import spread_rotations
+    torch.manual_seed(0)
+    model = build_model({"encoder": "fast_vn", "num_classes": 5, **MULTI}).double().eval()
+    H = model(_cloud(4, 64))["hypotheses"]                               # [4, 6, 3, 3]
+    relative = H[:, :1].transpose(-1, -2) @ H                            # F R_0 -> R_0^T R_k
+    start = torch.as_tensor(spread_rotations(6))
+    assert torch.allclose(relative, (start[:1].transpose(-1, -2) @ start).expand_as(relative), atol=0.1)
+    cos = ((H.unsqueeze(2).transpose(-1, -2) @ H.unsqueeze(1)).diagonal(dim1=-2, dim2=-1).sum(-1) - 1) / 2
+    off_diagonal = ~torch.eye(6, dtype=torch.bool)
+    assert cos[:, off_diagonal].max() < 0.1                              # angles > ~84 degrees
+
+
+def test_spread_rotations():
+    from vn_perception.models.heads import spread_rotations
+    R = torch.as_tensor(spread_rotations(24))
+    assert torch.allclose(R.transpose(1, 2) @ R, torch.eye(3, dtype=R.dtype).expand_as(R))
+    assert torch.allclose(torch.linalg.det(R), torch.ones(24, dtype=R.dtype))
+    assert len({tuple(m.round().flatten().tolist()) for m in R}) == 24            # the whole cube group
+    assert torch.equal(R[0], torch.eye(3, dtype=R.dtype))
+    for k in (1, 2, 3):                                                           # then the half-turns
+        assert torch.allclose(R[k], torch.diag(torch.tensor([-1.0, -1.0, -1.0]).index_fill(0, torch.tensor(k - 1),
+                                                                                            1.0)).double())
+    for bad in (0, 25):
+        with pytest.raises(ValueError, match="hypotheses"):
+            spread_rotations(bad)
+
+
+def test_multi_frame_float32_rounding_and_old_heads_unchanged(generator):
+    model = _randomised_multi_frame(torch.float32)
+    err = equivariance_error(model, _cloud(4, 256, torch.float32), "points", MULTI_KINDS, n_trials=2,
+                             generator=generator)
+    assert err < FRAME_ATOL[torch.float32]
+    # the vn / frame_mlp heads keep their parameters (old checkpoints load): no hypothesis layers
+    for kind in ("vn", "frame_mlp"):
+        keys = build_model({"encoder": "fast_vn", "orientation": kind}).state_dict().keys()
+        assert not any("to_rotations" in k or "to_confidence" in k for k in keys)
+    with pytest.raises(ValueError, match="multi_frame"):
+        build_model({"encoder": "fast_vn", "orientation": "many"})

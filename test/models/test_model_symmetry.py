@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from vn_perception.models.symmetry import (
-    Symmetry, axis_angle_matrix, free_axis_in_sensor, rotation_error_deg, symmetric_rotation_loss,
+    Symmetry, axis_angle_matrix, free_axis_in_sensor, multi_hypothesis_loss, rotation_error_deg,
+    symmetric_rotation_loss,
 )
 from vn_perception.utils.equivariance import random_rotation
 
@@ -123,3 +124,56 @@ def test_free_axis_in_sensor():
     Rt = torch.as_tensor(R).expand(2, 3, 3)
     assert torch.allclose(free_axis_in_sensor(Rt, "continuous:z"), torch.tensor([[0.0, -1.0, 0.0]] * 2,
                                                                                  dtype=Rt.dtype))
+
+
+def test_multi_hypothesis_loss_values():
+    """Per-hypothesis distances as `symmetric_rotation_loss`; min + mean_weight x mean; CE on the argmin."""
+    syms = ["none", "box", "continuous:z:flip", "discrete:z:4"]
+    R_gt = _random(4, seed=1)
+    H = _random(4 * 5, seed=2).view(4, 5, 3, 3)
+    logits = torch.randn(4, 5, dtype=torch.float64)
+    d = torch.stack([symmetric_rotation_loss(H[:, k], R_gt, syms, reduction="none") for k in range(5)], dim=1)
+    out = multi_hypothesis_loss(H, logits, R_gt, syms, mean_weight=0.1, confidence_weight=0.5)
+    expected_rot = (d.min(1).values + 0.1 * d.mean(1)).mean()
+    expected_ce = torch.nn.functional.cross_entropy(logits, d.argmin(1))
+    torch.testing.assert_close(out["rotation"], expected_rot)
+    torch.testing.assert_close(out["confidence"], expected_ce)
+    torch.testing.assert_close(out["loss"], expected_rot + 0.5 * expected_ce)
+    torch.testing.assert_close(out["selected"], d.gather(1, logits.argmax(1, keepdim=True)).mean())
+
+
+def test_multi_hypothesis_loss_zero_for_a_symmetric_equivalent_and_confident_winner():
+    sym = Symmetry.parse("discrete:z:4")
+    R_gt = _random(3, seed=3)
+    H = _random(3 * 4, seed=4).view(3, 4, 3, 3).clone()
+    G = torch.as_tensor(sym.rotations()[2])
+    H[:, 2] = R_gt @ G                                     # hypothesis 2 is a symmetric equivalent of the truth
+    logits = torch.zeros(3, 4, dtype=torch.float64)
+    logits[:, 2] = 50.0
+    out = multi_hypothesis_loss(H, logits, R_gt, sym, mean_weight=0.0)
+    assert out["best"].item() < 1e-20 and out["rotation"].item() < 1e-20 and out["selected"].item() < 1e-20
+    assert out["confidence"].item() < 1e-12
+    logits[:, 2], logits[:, 0] = 0.0, 50.0                 # confident in a wrong hypothesis: large CE
+    assert multi_hypothesis_loss(H, logits, R_gt, sym)["confidence"].item() > 10.0
+
+
+def test_multi_hypothesis_loss_gradients_winner_takes_all_relaxed():
+    R_gt = _random(2, seed=5)
+    H = _random(2 * 3, seed=6).view(2, 3, 3, 3)
+    d = torch.stack([symmetric_rotation_loss(H[:, k], R_gt, "none", reduction="none") for k in range(3)], dim=1)
+    winners = d.argmin(1)
+    for mean_weight in (0.0, 0.05):
+        Hg = H.clone().requires_grad_(True)
+        logits = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+        multi_hypothesis_loss(Hg, logits, R_gt, "none", mean_weight=mean_weight)["loss"].backward()
+        norms = Hg.grad.flatten(2).norm(dim=2)                                     # [2, 3]
+        losers = torch.ones_like(norms, dtype=torch.bool)
+        losers[torch.arange(2), winners] = False
+        assert (norms[~losers] > 1e-3).all()
+        if mean_weight == 0.0:       # pure WTA; the confidence CE does not reach the hypotheses (detached target)
+            assert norms[losers].max() == 0.0
+        else:
+            assert (norms[losers] > 1e-4).all()
+        assert logits.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="symmetries"):
+        multi_hypothesis_loss(H, torch.zeros(2, 3), R_gt, ["none"])

@@ -62,3 +62,20 @@ def test_torchrun_two_processes_gloo(tiny_args, tmp_path):
     assert len(log) == 1
     # 2 classes x 8 views = 16 samples, batch 4 per process, 2 processes: 2 steps each, 16 samples in all
     assert ObjectClassifier.load(out / "model.pt", device="cpu").classes == ["box", "can"]
+
+
+def test_train_multi_hypothesis_head(tiny_args, tmp_path):
+    out = tmp_path / "multi"
+    config = {"widths": [8, 8, 16], "k": 8, "head_hidden": [16], "orientation": "multi_frame",
+              "orientation_hidden": [16], "orientation_hypotheses": 4}
+    args = [a for a in tiny_args]
+    args[args.index("--model-config") + 1] = json.dumps(config)
+    assert main(args + ["--out", str(out), "--hypothesis-mean-weight", "0.1", "--confidence-weight", "0.3"]) == 0
+    metrics = _log(out)[0]
+    assert 0.0 <= metrics["val_rotation_median_deg_oracle"] <= metrics["val_rotation_median_deg"] <= 180.0
+    meta = load_checkpoint(out / "model.pt").metadata
+    assert meta["model_config"]["orientation"] == "multi_frame"
+    assert meta["model_config"]["orientation_hypotheses"] == 4
+    assert meta["training"]["options"]["confidence_weight"] == 0.3
+    prediction = ObjectClassifier.load(out / "model.pt", device="cpu").predict([torch.randn(100, 3).numpy() * 0.03])[0]
+    assert prediction.rotation_hypotheses.shape == (4, 3, 3)

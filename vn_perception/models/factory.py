@@ -17,6 +17,8 @@ COMMON_DEFAULTS = {
     "center": True,                 # subtract the centroid inside the model
     "normalize_scale": True,        # divide by the RMS radius, feed log(radius) to the head
     "orientation": "vn",            # VN encoders: vn (VN linear + Gram-Schmidt) | frame_mlp (frame x invariant MLP)
+                                    # | multi_frame (orientation_hypotheses such rotations + confidences)
+    "orientation_hypotheses": 8,    # multi_frame: number of rotation hypotheses (1..24)
 }
 
 #: Per-encoder defaults (widths: channel plan; k: kNN neighbours; head_hidden/dropout: classification MLP).
@@ -55,8 +57,9 @@ def build_model(config=None):
     """`config` dict -> `ObjectNet` (`model.config` holds the resolved config, enough to rebuild it).
 
     Keys: `encoder` (fast_vn | vn_pointnet | vn_dgcnn | pointnet | dgcnn), `num_classes`, `direction`,
-    `widths`, `k`, `negative_slope`, `pooling`, `head_hidden`, `dropout`, `orientation` (vn | frame_mlp),
-    `orientation_hidden` (VN widths for vn, MLP widths for frame_mlp), `center`, `normalize_scale`; fast_vn
+    `widths`, `k`, `negative_slope`, `pooling`, `head_hidden`, `dropout`, `orientation` (vn | frame_mlp |
+    multi_frame), `orientation_hidden` (VN widths for vn, MLP widths for frame_mlp / multi_frame),
+    `orientation_hypotheses` (multi_frame), `center`, `normalize_scale`; fast_vn
     also `neighbourhood` (kernel | knn), `radius`, `candidates` (defaults: `ENCODER_DEFAULTS`, `COMMON_DEFAULTS`).
     """
     cfg = resolve_config(config)
@@ -75,7 +78,8 @@ def build_model(config=None):
     head_slope = a if a > 0 else 0.2
     return ObjectNet(encoder, cfg["num_classes"], cfg["head_hidden"], cfg["dropout"], head_slope,
                      cfg.get("orientation_hidden", ()), direction, cfg["center"], cfg["normalize_scale"],
-                     config=cfg, orientation=cfg["orientation"])
+                     config=cfg, orientation=cfg["orientation"],
+                     orientation_hypotheses=cfg.get("orientation_hypotheses", 8))
 
 
 def count_parameters(model, trainable_only=False):

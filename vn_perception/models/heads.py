@@ -1,4 +1,8 @@
-"""Output heads: invariant classification MLP, equivariant orientation (VN), 6-D regression (baselines)."""
+"""Output heads: invariant classification MLP, equivariant orientation (VN, frame x MLP, multi-hypothesis),
+6-D regression (baselines)."""
+import itertools
+
+import numpy as np
 import torch
 from torch import nn
 
@@ -82,6 +86,97 @@ class FrameMLPOrientationHead(nn.Module):
         z = torch.cat((inv, frame_project(equi, frame).flatten(1)), dim=1)
         r = self.mlp(z).view(-1, 2, 3)
         return frame @ gram_schmidt(r[:, 0], r[:, 1], dim=1)
+
+
+def spread_rotations(k):
+    """`k` (1..24) distinct rotations of the cube group as float64 `[k, 3, 3]`, the most different first.
+
+    Order: identity; 180 degrees about x, y, z (the front/back and top/bottom flips that nearly symmetric
+    objects are confused by); +-90 degrees about x, y, z; then the 120/240-degree turns about the cube
+    diagonals and the 180-degree turns about the face diagonals. The initial hypotheses of
+    `MultiFrameOrientationHead`: spread over SO(3), so winner-takes-all training starts with hypotheses that
+    already cover the likely confusions instead of K copies of one rotation.
+    """
+    if not 1 <= k <= 24:
+        raise ValueError(f"need 1 <= hypotheses <= 24, got {k}")
+    group = []
+    for perm in itertools.permutations(range(3)):
+        for signs in itertools.product((1.0, -1.0), repeat=3):
+            m = np.zeros((3, 3))
+            m[list(range(3)), list(perm)] = signs
+            if np.linalg.det(m) > 0:
+                group.append(m)
+
+    def rank(m):
+        angle = np.arccos(np.clip((np.trace(m) - 1.0) / 2.0, -1.0, 1.0))
+        axis = np.array([m[2, 1] - m[1, 2], m[0, 2] - m[2, 0], m[1, 0] - m[0, 1]])
+        if angle < 1e-6:
+            return (0, 0.0)
+        if abs(angle - np.pi) < 1e-6:           # 180 degrees: the axis from the symmetric part
+            axis = np.sqrt(np.clip((np.diag(m) + 1.0) / 2.0, 0.0, None))
+            coordinate = int(np.count_nonzero(axis > 1e-6)) == 1
+            return (1, float(np.argmax(axis))) if coordinate else (4, float(np.argmax(axis) + 3 * (axis[2] > 0)))
+        if abs(angle - np.pi / 2) < 1e-6:       # +-90 degrees about a coordinate axis
+            i = int(np.argmax(np.abs(axis)))
+            return (2, i + (3 if axis[i] < 0 else 0))
+        return (3, float(np.dot(np.sign(axis), [4.0, 2.0, 1.0])))   # 120/240 degrees about a cube diagonal
+
+    group.sort(key=rank)
+    return np.stack(group[:k])
+
+
+class MultiFrameOrientationHead(nn.Module):
+    """K rotation hypotheses `F R_k` `[B, K, 3, 3]` and K invariant confidence logits `[B, K]`.
+
+    F = Gram-Schmidt frame of two VN-linear vectors of the pooled equivariant features `[B, C, 3]` (as in
+    `FrameMLPOrientationHead`); an MLP on the invariant features `[B, F]` and `F^T equi` gives, per hypothesis,
+    6 numbers -> R_k (Gram-Schmidt, invariant) and a prior logit. The confidence logit of hypothesis k is that
+    prior plus a verifier score: a small MLP shared by all hypotheses looks at the pooled features in the
+    hypothesis' own frame, `(F R_k)^T equi` `[B, C, 3]` (with the invariant features), and scores how well the
+    object "looks canonical" in it (the frame enters detached: the confidence loss does not move the
+    hypotheses). Rotating the input by Q gives `Q F R_k` for every k and the same logits: exactly
+    equivariant, det +1.
+
+    Why: a nearly symmetric object (wood block, clamps, pitcher, mug seen from the wrong side) has two or
+    more plausible orientations; one regressed rotation trained with a mean loss settles between them.
+    Trained with `models.symmetry.multi_hypothesis_loss` (relaxed winner-takes-all + confidence
+    cross-entropy). The hypotheses start at `spread_rotations(K)` (identity bias, small last weights) so
+    they begin distinct. `ObjectNet` returns the most confident one as `rotation`.
+    Config `orientation: multi_frame`, `orientation_hypotheses: K`, `orientation_hidden`: MLP widths.
+    """
+
+    def __init__(self, channels, in_features, hidden=(256,), hypotheses=8, negative_slope=0.2, verifier_hidden=128):
+        super().__init__()
+        self.hypotheses = int(hypotheses)
+        self.to_frame = VNLinear(channels, 2)
+        layers, c = [], in_features + 3 * channels
+        for h in hidden:
+            layers += [nn.Linear(c, h), nn.LeakyReLU(negative_slope)]
+            c = h
+        self.trunk = nn.Sequential(*layers)
+        self.to_rotations = nn.Linear(c, 6 * self.hypotheses)
+        self.to_confidence = nn.Linear(c, self.hypotheses)
+        start = torch.as_tensor(spread_rotations(self.hypotheses), dtype=torch.float32)     # [K, 3, 3]
+        with torch.no_grad():
+            self.to_rotations.weight.mul_(0.01)
+            self.to_rotations.bias.copy_(start[:, :, :2].transpose(1, 2).reshape(-1))    # columns 1, 2 per k
+            self.to_confidence.weight.mul_(0.01)
+            self.to_confidence.bias.zero_()
+        self.verifier = nn.Sequential(nn.Linear(in_features + 3 * channels, verifier_hidden),
+                                      nn.LeakyReLU(negative_slope), nn.Linear(verifier_hidden, 1))
+
+    def forward(self, equi, inv):
+        """equi `[B, C, 3]`, inv `[B, F]` -> (hypotheses `[B, K, 3, 3]`, confidence logits `[B, K]`)."""
+        u = self.to_frame(equi)                                            # [B, 2, 3]
+        frame = gram_schmidt(u[:, 0], u[:, 1], dim=1)                      # [B, 3, 3]
+        z = self.trunk(torch.cat((inv, frame_project(equi, frame).flatten(1)), dim=1))
+        r = self.to_rotations(z).view(-1, self.hypotheses, 2, 3)           # [B, K, 2, 3]
+        corrections = gram_schmidt(r[:, :, 0], r[:, :, 1], dim=2)          # [B, K, 3, 3]
+        hypotheses = frame.unsqueeze(1) @ corrections                      # [B, K, 3, 3]
+        seen = torch.einsum("bci,bkij->bkcj", equi, hypotheses.detach())   # [B, K, C, 3]: equi in each frame
+        b, k = seen.shape[:2]
+        verify = torch.cat((inv.unsqueeze(1).expand(b, k, inv.shape[1]), seen.flatten(2)), dim=2)
+        return hypotheses, self.to_confidence(z) + self.verifier(verify).squeeze(2)
 
 
 class Rotation6DHead(nn.Module):

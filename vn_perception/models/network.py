@@ -4,27 +4,29 @@ from torch import nn
 
 from vn_perception.constants import EPS
 from vn_perception.models.heads import (
-    ClassificationHead, FrameMLPOrientationHead, Rotation6DHead, VNOrientationHead,
+    ClassificationHead, FrameMLPOrientationHead, MultiFrameOrientationHead, Rotation6DHead, VNOrientationHead,
 )
 
 
 class ObjectNet(nn.Module):
-    """`points [B, N, 3]` (metres, sensor frame) -> `{"logits": [B, K], "rotation": [B, 3, 3]}`.
+    """`points [B, N, 3]` (metres, sensor frame) -> `{"logits": [B, K], "rotation": [B, 3, 3]}`
+    (`multi_frame` also `"hypotheses": [B, H, 3, 3]` and `"confidence": [B, H]` logits).
 
     1. centre (`center`): subtract the centroid (equivariant, so rotations about the centroid are handled);
     2. normalise the size (`normalize_scale`): divide by the RMS radius s (invariant) so the trunk sees
        unit-size clouds, and append `log(s / 1 m)` to the invariant features (the head still sees the size);
     3. encoder -> invariant `[B, F]` and equivariant `[B, C, 3]` (None for baselines);
     4. logits from the invariant features; rotation from the equivariant features (VN encoders, `orientation`
-       `vn`: VN linear + Gram-Schmidt; `frame_mlp`: that frame times an invariant MLP correction; both exactly
-       equivariant, rotating the input by Q gives `Q R`) or a 6-D regression (baselines).
+       `vn`: VN linear + Gram-Schmidt; `frame_mlp`: that frame times an invariant MLP correction;
+       `multi_frame`: H such hypotheses plus invariant confidence logits, `rotation` = the most confident;
+       all exactly equivariant, rotating the input by Q gives `Q R`) or a 6-D regression (baselines).
 
     `rotation` maps object-frame coordinates to sensor-frame coordinates (columns: the object axes).
     """
 
     def __init__(self, encoder, num_classes, head_hidden=(256, 128), dropout=0.3, negative_slope=0.2,
                  orientation_hidden=(), direction="per_channel", center=True, normalize_scale=True, config=None,
-                 orientation="vn"):
+                 orientation="vn", orientation_hypotheses=8):
         super().__init__()
         self.encoder = encoder
         self.center = bool(center)
@@ -38,10 +40,13 @@ class ObjectNet(nn.Module):
         elif self.orientation_kind == "frame_mlp":
             self.orientation = FrameMLPOrientationHead(encoder.equivariant_channels, features, orientation_hidden,
                                                        negative_slope)
+        elif self.orientation_kind == "multi_frame":
+            self.orientation = MultiFrameOrientationHead(encoder.equivariant_channels, features, orientation_hidden,
+                                                         orientation_hypotheses, negative_slope)
         elif self.orientation_kind == "6d":
             self.orientation = Rotation6DHead(features)
         else:
-            raise ValueError(f"unknown orientation head {orientation!r}: expected vn | frame_mlp")
+            raise ValueError(f"unknown orientation head {orientation!r}: expected vn | frame_mlp | multi_frame")
         self.num_classes = int(num_classes)
         self.config = dict(config or {})
 
@@ -59,6 +64,11 @@ class ObjectNet(nn.Module):
         logits = self.classifier(inv)
         if self.orientation_kind == "frame_mlp":
             rotation = self.orientation(equi, inv)
+        elif self.orientation_kind == "multi_frame":
+            hypotheses, confidence = self.orientation(equi, inv)
+            best = confidence.argmax(dim=1)
+            rotation = hypotheses[torch.arange(len(best), device=best.device), best]
+            return {"logits": logits, "rotation": rotation, "hypotheses": hypotheses, "confidence": confidence}
         else:
             rotation = self.orientation(equi if equi is not None else inv)
         return {"logits": logits, "rotation": rotation}

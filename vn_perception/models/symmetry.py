@@ -273,3 +273,34 @@ def free_axis_in_sensor(R, symmetry):
     if torch.is_tensor(R):
         return R @ torch.as_tensor(sym.axis, dtype=R.dtype, device=R.device)
     return np.asarray(R) @ np.asarray(sym.axis)
+
+
+def multi_hypothesis_loss(hypotheses, confidence, R_gt, symmetries, mean_weight=0.05, confidence_weight=0.5):
+    """Relaxed winner-takes-all loss of K rotation hypotheses plus their confidence cross-entropy.
+
+    hypotheses: `[B, K, 3, 3]` (object -> sensor); confidence: logits `[B, K]`; R_gt: `[B, 3, 3]`;
+    symmetries: one Symmetry/string for all or a list of B. With `d [B, K]` the `symmetric_rotation_loss`
+    of every hypothesis: `rotation = mean_b(min_k d + mean_weight * mean_k d)` (the best hypothesis learns;
+    the small mean term keeps every hypothesis trained so none is left behind), and `confidence` =
+    cross-entropy of the logits against the best hypothesis `argmin_k d` (detached target: the logits
+    learn which hypothesis to trust; the hypotheses are not pulled by it). Returns a dict of scalars:
+    `loss` (= rotation + confidence_weight x confidence), `rotation`, `confidence`, `best` (mean of
+    `min_k d`) and `selected` (mean `d` of the most confident hypothesis, what prediction returns).
+    """
+    b, k = hypotheses.shape[:2]
+    if isinstance(symmetries, (list, tuple)):
+        if len(symmetries) != b:
+            raise ValueError(f"{len(symmetries)} symmetries for a batch of {b}")
+        per_sample = [as_symmetry(s) for s in symmetries]
+    else:
+        per_sample = [as_symmetry(symmetries)] * b
+    R_gt = R_gt.to(dtype=hypotheses.dtype, device=hypotheses.device)
+    d = symmetric_rotation_loss(hypotheses.reshape(b * k, 3, 3),
+                                R_gt.unsqueeze(1).expand(b, k, 3, 3).reshape(b * k, 3, 3),
+                                [s for s in per_sample for _ in range(k)], reduction="none").view(b, k)
+    best_d, best = d.min(dim=1)
+    rotation = (best_d + mean_weight * d.mean(dim=1)).mean()
+    conf = torch.nn.functional.cross_entropy(confidence, best.detach())
+    selected = d.gather(1, confidence.argmax(dim=1, keepdim=True)).mean()
+    return {"loss": rotation + confidence_weight * conf, "rotation": rotation, "confidence": conf,
+            "best": best_d.mean(), "selected": selected}

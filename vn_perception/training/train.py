@@ -6,7 +6,9 @@
 
 Data: `--views` synthetic views per object for training, `--val-views` for validation (`data/dataset.py`,
 cached), protocol `z` or `so3` for both the rendered views and the rotation augmentation. Loss: cross-entropy
-with label smoothing + `--rotation-weight` x `models.symmetry.symmetric_rotation_loss`. AdamW with a cosine
+with label smoothing + `--rotation-weight` x `models.symmetry.symmetric_rotation_loss` (orientation head
+`multi_frame`: x `models.symmetry.multi_hypothesis_loss`, relaxed winner-takes-all over the hypotheses with
+`--hypothesis-mean-weight` on their mean, plus `--confidence-weight` x the confidence cross-entropy). AdamW with a cosine
 learning-rate schedule (per epoch). Every epoch writes `last.pt` and `epoch_NNN.pt` (weights, optimiser and
 scheduler state) and appends to `metrics.jsonl`; `--resume` continues from `last.pt` (epochs are seeded, so
 a resumed run follows the same course). At the end `model.pt` holds the weights and metadata only (the file
@@ -32,7 +34,7 @@ from vn_perception.data.paths import shared_catalog_dir
 from vn_perception.data.views import PROTOCOLS, ViewConfig
 from vn_perception.models.checkpoint import load_checkpoint, save_checkpoint, unwrap
 from vn_perception.models.factory import ENCODERS, build_model
-from vn_perception.models.symmetry import Symmetry, symmetric_rotation_loss
+from vn_perception.models.symmetry import Symmetry, multi_hypothesis_loss, symmetric_rotation_loss
 from vn_perception.training.distributed import setup_distributed
 from vn_perception.training.metrics import rotation_errors_deg
 from vn_perception.utils.device import DEVICE_CHOICES
@@ -71,6 +73,10 @@ def add_arguments(parser):
     opt.add_argument("--weight-decay", type=float, default=1e-4)
     opt.add_argument("--label-smoothing", type=float, default=0.1)
     opt.add_argument("--rotation-weight", type=float, default=1.0)
+    opt.add_argument("--hypothesis-mean-weight", type=float, default=0.05,
+                     help="multi_frame head: weight of the mean over hypotheses in the winner-takes-all loss")
+    opt.add_argument("--confidence-weight", type=float, default=0.5,
+                     help="multi_frame head: weight of the confidence cross-entropy (x --rotation-weight)")
     opt.add_argument("--steps-per-epoch", type=int, default=0, help="cap on steps per epoch (0: all data)")
     opt.add_argument("--loader-workers", type=int, default=0)
     run_group = parser.add_argument_group("run")
@@ -127,19 +133,28 @@ def cosine_factor(epoch, epochs, floor):
 def evaluate_arrays(model, arrays, symmetries, device, batch=EVAL_BATCH):
     """Top-1 accuracy and symmetry-aware rotation errors of `model` on a view set (eval mode)."""
     model.eval()
-    logits, rotations = [], []
+    logits, rotations, hypotheses = [], [], []
     with torch.inference_mode():
         for start in range(0, len(arrays["label"]), batch):
             out = model(torch.from_numpy(arrays["points"][start:start + batch]).to(device))
             logits.append(out["logits"].float().cpu())
             rotations.append(out["rotation"].double().cpu())
+            if "hypotheses" in out:
+                hypotheses.append(out["hypotheses"].double().cpu())
     predicted = torch.cat(logits).argmax(1).numpy()
     labels = arrays["label"]
     errors = rotation_errors_deg(torch.cat(rotations).numpy(), arrays["rotation"], labels, symmetries)
     correct = predicted == labels
-    return {"accuracy": float(correct.mean()), "rotation_median_deg": float(np.median(errors)),
-            "rotation_median_deg_correct": float(np.median(errors[correct])) if correct.any() else None,
-            "rotation_acc_10deg": float((errors <= 10).mean())}
+    result = {"accuracy": float(correct.mean()), "rotation_median_deg": float(np.median(errors)),
+              "rotation_median_deg_correct": float(np.median(errors[correct])) if correct.any() else None,
+              "rotation_acc_10deg": float((errors <= 10).mean())}
+    if hypotheses:          # multi_frame: the best hypothesis in hindsight (how good the selection could be)
+        h = torch.cat(hypotheses).numpy()                                   # [M, K, 3, 3]
+        k = h.shape[1]
+        every = rotation_errors_deg(h.reshape(-1, 3, 3), np.repeat(arrays["rotation"], k, axis=0),
+                                    np.repeat(labels, k), symmetries).reshape(-1, k)
+        result["rotation_median_deg_oracle"] = float(np.median(every.min(axis=1)))
+    return result
 
 
 def train(args):
@@ -215,8 +230,14 @@ def _train(args, ctx):
             labels = batch["label"].to(ctx.device)
             out_net = net(points)
             ce = F.cross_entropy(out_net["logits"], labels, label_smoothing=args.label_smoothing)
-            rot = symmetric_rotation_loss(out_net["rotation"], batch["rotation"].to(ctx.device),
-                                          [symmetries[i] for i in labels.tolist()])
+            batch_symmetries = [symmetries[i] for i in labels.tolist()]
+            if "hypotheses" in out_net:
+                rot = multi_hypothesis_loss(out_net["hypotheses"], out_net["confidence"],
+                                            batch["rotation"].to(ctx.device), batch_symmetries,
+                                            args.hypothesis_mean_weight, args.confidence_weight)["loss"]
+            else:
+                rot = symmetric_rotation_loss(out_net["rotation"], batch["rotation"].to(ctx.device),
+                                              batch_symmetries)
             loss = ce + args.rotation_weight * rot
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
