@@ -2,9 +2,9 @@
 node parameter `compile`).
 
 Inductor fuses the VN layers' chains of element-wise ops (inner products, norms, the leaky ReLU) into a few
-loops, which eager PyTorch runs as one pass over memory each. Measured on the 2-core development CPU, one
-thread, shipped fast_vn model (docs/performance.md): 8 objects x 512 points 6.7-12.7 ms compiled against
-10.6-15.4 ms eager (the same moments, shared machine). The price: ~45 s to compile a new process's first
+loops, which eager PyTorch runs as one pass over memory each. Measured on the idle 2-core development CPU,
+one thread, shipped fast_vn model (docs/performance.md): 8 objects x 512 points 6.9 ms compiled against
+11.8-13.0 ms eager, 1.5-2.1x over all batch sizes and point counts. The price: ~45 s to compile a new process's first
 batch (seconds once inductor's on-disk cache is warm), a C++ compiler at run time, and float32 results that
 differ from eager in the last digits (fused sums are ordered differently: logits within ~1e-4).
 
