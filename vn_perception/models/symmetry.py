@@ -206,6 +206,15 @@ def _per_sample_distance(R_pred, R_gt, sym):
     return _chordal_sq(R_pred.unsqueeze(1), candidates).amin(dim=1)
 
 
+def _per_sample(symmetries, batch):
+    """One Symmetry per sample from one Symmetry/string for all or a list of `batch`."""
+    if isinstance(symmetries, (list, tuple)):
+        if len(symmetries) != batch:
+            raise ValueError(f"{len(symmetries)} symmetries for a batch of {batch}")
+        return [as_symmetry(s) for s in symmetries]
+    return [as_symmetry(symmetries)] * batch
+
+
 def symmetric_rotation_loss(R_pred, R_gt, symmetries, reduction="mean"):
     """Differentiable rotation loss that ignores what a symmetry makes unobservable.
 
@@ -215,12 +224,7 @@ def symmetric_rotation_loss(R_pred, R_gt, symmetries, reduction="mean"):
     also against `-R_gt a`). Zero exactly for symmetric equivalents. reduction: mean | sum | none.
     """
     b = R_pred.shape[0]
-    if isinstance(symmetries, (list, tuple)):
-        if len(symmetries) != b:
-            raise ValueError(f"{len(symmetries)} symmetries for a batch of {b}")
-        syms = [as_symmetry(s) for s in symmetries]
-    else:
-        syms = [as_symmetry(symmetries)] * b
+    syms = _per_sample(symmetries, b)
     R_gt = R_gt.to(dtype=R_pred.dtype, device=R_pred.device)
     loss = R_pred.new_zeros(b)
     groups = {}
@@ -288,12 +292,7 @@ def multi_hypothesis_loss(hypotheses, confidence, R_gt, symmetries, mean_weight=
     `min_k d`) and `selected` (mean `d` of the most confident hypothesis, what prediction returns).
     """
     b, k = hypotheses.shape[:2]
-    if isinstance(symmetries, (list, tuple)):
-        if len(symmetries) != b:
-            raise ValueError(f"{len(symmetries)} symmetries for a batch of {b}")
-        per_sample = [as_symmetry(s) for s in symmetries]
-    else:
-        per_sample = [as_symmetry(symmetries)] * b
+    per_sample = _per_sample(symmetries, b)
     R_gt = R_gt.to(dtype=hypotheses.dtype, device=hypotheses.device)
     d = symmetric_rotation_loss(hypotheses.reshape(b * k, 3, 3),
                                 R_gt.unsqueeze(1).expand(b, k, 3, 3).reshape(b * k, 3, 3),
