@@ -57,6 +57,23 @@ class VNOrientationHead(nn.Module):
         return gram_schmidt(u[:, 0], u[:, 1], dim=1)
 
 
+def _leaky_layers(in_features, hidden, negative_slope):
+    """`Linear -> LeakyReLU` per hidden width (no batch norm: a batch of one trains) -> (layers, out width)."""
+    layers, c = [], in_features
+    for h in hidden:
+        layers += [nn.Linear(c, h), nn.LeakyReLU(negative_slope)]
+        c = h
+    return layers, c
+
+
+def _frame_and_features(to_frame, equi, inv):
+    """Equivariant frame F `[B, 3, 3]` (Gram-Schmidt of the two VN-linear vectors `to_frame(equi)`) and the
+    invariant head input `[B, F + 3 C]`: the invariant features and the pooled vectors' coordinates in F."""
+    u = to_frame(equi)                                                     # [B, 2, 3]
+    frame = gram_schmidt(u[:, 0], u[:, 1], dim=1)                          # [B, 3, 3]
+    return frame, torch.cat((inv, frame_project(equi, frame).flatten(1)), dim=1)
+
+
 class FrameMLPOrientationHead(nn.Module):
     """Equivariant frame times an invariant correction: `R = F(equi) @ R_inv(inv, F^T equi)`, `[B, 3, 3]`.
 
@@ -70,10 +87,7 @@ class FrameMLPOrientationHead(nn.Module):
     def __init__(self, channels, in_features, hidden=(256,), negative_slope=0.2):
         super().__init__()
         self.to_frame = VNLinear(channels, 2)
-        layers, c = [], in_features + 3 * channels
-        for h in hidden:
-            layers += [nn.Linear(c, h), nn.LeakyReLU(negative_slope)]
-            c = h
+        layers, c = _leaky_layers(in_features + 3 * channels, hidden, negative_slope)
         last = nn.Linear(c, 6)
         with torch.no_grad():
             last.weight.mul_(0.01)
@@ -81,9 +95,7 @@ class FrameMLPOrientationHead(nn.Module):
         self.mlp = nn.Sequential(*layers, last)
 
     def forward(self, equi, inv):
-        u = self.to_frame(equi)                                            # [B, 2, 3]
-        frame = gram_schmidt(u[:, 0], u[:, 1], dim=1)                      # [B, 3, 3]
-        z = torch.cat((inv, frame_project(equi, frame).flatten(1)), dim=1)
+        frame, z = _frame_and_features(self.to_frame, equi, inv)
         r = self.mlp(z).view(-1, 2, 3)
         return frame @ gram_schmidt(r[:, 0], r[:, 1], dim=1)
 
@@ -149,10 +161,7 @@ class MultiFrameOrientationHead(nn.Module):
         super().__init__()
         self.hypotheses = int(hypotheses)
         self.to_frame = VNLinear(channels, 2)
-        layers, c = [], in_features + 3 * channels
-        for h in hidden:
-            layers += [nn.Linear(c, h), nn.LeakyReLU(negative_slope)]
-            c = h
+        layers, c = _leaky_layers(in_features + 3 * channels, hidden, negative_slope)
         self.trunk = nn.Sequential(*layers)
         self.to_rotations = nn.Linear(c, 6 * self.hypotheses)
         self.to_confidence = nn.Linear(c, self.hypotheses)
@@ -167,9 +176,8 @@ class MultiFrameOrientationHead(nn.Module):
 
     def forward(self, equi, inv):
         """equi `[B, C, 3]`, inv `[B, F]` -> (hypotheses `[B, K, 3, 3]`, confidence logits `[B, K]`)."""
-        u = self.to_frame(equi)                                            # [B, 2, 3]
-        frame = gram_schmidt(u[:, 0], u[:, 1], dim=1)                      # [B, 3, 3]
-        z = self.trunk(torch.cat((inv, frame_project(equi, frame).flatten(1)), dim=1))
+        frame, features = _frame_and_features(self.to_frame, equi, inv)
+        z = self.trunk(features)
         r = self.to_rotations(z).view(-1, self.hypotheses, 2, 3)           # [B, K, 2, 3]
         corrections = gram_schmidt(r[:, :, 0], r[:, :, 1], dim=2)          # [B, K, 3, 3]
         hypotheses = frame.unsqueeze(1) @ corrections                      # [B, K, 3, 3]
