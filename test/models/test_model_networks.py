@@ -231,3 +231,51 @@ def test_multi_frame_float32_rounding_and_old_heads_unchanged(generator):
         assert not any("to_rotations" in k or "to_confidence" in k for k in keys)
     with pytest.raises(ValueError, match="multi_frame"):
         build_model({"encoder": "fast_vn", "orientation": "many"})
+
+
+REFINE = {**MULTI, "refine": "canonical", "refine_points": 32, "refine_point_hidden": [16, 32], "refine_hidden": [32]}
+REFINE_KINDS = {**MULTI_KINDS, "coarse_confidence": "invariant", "coarse_hypotheses": MULTI_KINDS["hypotheses"]}
+
+
+def _randomised_refined(dtype=torch.float64):
+    """A multi_frame + canonical refiner fast_vn with random head and refiner outputs (both start near constant)."""
+    model = _model("fast_vn", dtype, dropout=0.0, **REFINE)
+    with torch.no_grad():
+        for layer in (model.orientation.to_rotations, model.orientation.to_confidence, model.refiner.mlp[-1]):
+            for p in layer.parameters():
+                p.normal_()
+    return model
+
+
+@pytest.mark.parametrize("train", [False, True], ids=["eval", "train"])
+def test_canonical_refiner_equivariant_float64(train, generator):
+    model = _randomised_refined().train(train)
+    cloud = _cloud(3, 48)
+    assert_equivariant(model, cloud, "points", REFINE_KINDS, atol=1e-9, n_trials=3, generator=generator)
+    out = model(cloud)
+    H, coarse = out["hypotheses"], out["coarse_hypotheses"]
+    assert H.shape == coarse.shape == (3, 6, 3, 3)
+    assert torch.allclose(H.transpose(-1, -2) @ H, torch.eye(3, dtype=H.dtype).expand_as(H), atol=1e-9)
+    assert torch.allclose(torch.linalg.det(H), torch.ones(3, 6, dtype=H.dtype), atol=1e-9)
+    assert torch.equal(out["rotation"], H[torch.arange(3), out["confidence"].argmax(1)])
+    # the refiner moves the hypotheses and rescores them (random last layer: far from the identity start)
+    assert (H - coarse).abs().max() > 1e-2 and (out["confidence"] - out["coarse_confidence"]).abs().max() > 1e-2
+
+
+def test_canonical_refiner_starts_at_the_coarse_hypotheses_and_needs_multi_frame():
+    torch.manual_seed(0)
+    model = build_model({"encoder": "fast_vn", "num_classes": 5, **REFINE}).double().eval()
+    out = model(_cloud(2, 64))
+    assert (out["hypotheses"] - out["coarse_hypotheses"]).abs().max() < 0.1       # small last weights
+    assert set(out) == {"logits", "rotation", "hypotheses", "confidence", "coarse_hypotheses", "coarse_confidence"}
+    # only a few points per hypothesis: the refiner looks at the first refine_points of the cloud
+    a, b = _cloud(1, 64), _cloud(1, 64)
+    b[:, :32] = a[:, :32]
+    b[:, 32:] = a[:, 32:].flip(1)                                # same cloud, other order after the first 32
+    assert torch.allclose(model(a)["hypotheses"], model(b)["hypotheses"], atol=1e-12)
+    for kind in ("vn", "frame_mlp"):
+        with pytest.raises(ValueError, match="multi_frame"):
+            build_model({"encoder": "fast_vn", "orientation": kind, "refine": "canonical"})
+    with pytest.raises(ValueError, match="refine"):
+        build_model({"encoder": "fast_vn", **MULTI, "refine": "icp"})
+    assert not any(k.startswith("refiner") for k in build_model({"encoder": "fast_vn", **MULTI}).state_dict())

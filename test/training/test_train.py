@@ -1,9 +1,11 @@
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from vn_perception.classifier import ObjectClassifier
@@ -79,3 +81,38 @@ def test_train_multi_hypothesis_head(tiny_args, tmp_path):
     assert meta["training"]["options"]["confidence_weight"] == 0.3
     prediction = ObjectClassifier.load(out / "model.pt", device="cpu").predict([torch.randn(100, 3).numpy() * 0.03])[0]
     assert prediction.rotation_hypotheses.shape == (4, 3, 3)
+
+
+def test_init_from_and_train_only_the_refiner(tiny_args, tmp_path):
+    """A refiner trained on top of a finished multi_frame model: the other parts keep their weights exactly."""
+    config = {"widths": [8, 8, 16], "k": 8, "head_hidden": [16], "orientation": "multi_frame",
+              "orientation_hidden": [16], "orientation_hypotheses": 4}
+    args = list(tiny_args)
+    args[args.index("--model-config") + 1] = json.dumps(config)
+    assert main(args + ["--out", str(tmp_path / "base")]) == 0
+    base = load_checkpoint(tmp_path / "base" / "model.pt").state_dict
+    refine = {**config, "refine": "canonical", "refine_points": 32, "refine_point_hidden": [8], "refine_hidden": [16]}
+    args[args.index("--model-config") + 1] = json.dumps(refine)
+    out = tmp_path / "refined"
+    assert main(args + ["--out", str(out), "--init-from", str(tmp_path / "base" / "model.pt"),
+                        "--train-only", "refiner"]) == 0
+    refined = load_checkpoint(out / "model.pt")
+    for key, value in base.items():             # batch-norm running statistics included (frozen parts in eval)
+        torch.testing.assert_close(refined.state_dict[key], value, rtol=0, atol=0)
+    assert any(k.startswith("refiner.") for k in refined.state_dict)
+    metrics = _log(out)[0]
+    assert 0.0 <= metrics["val_rotation_median_deg_oracle"] <= 180.0 and "val_rotation_median_deg_coarse" in metrics
+    assert 0.0 <= metrics["val_selected_is_best"] <= 1.0
+    prediction = ObjectClassifier.load(out / "model.pt", device="cpu").predict([torch.randn(100, 3).numpy() * 0.03])[0]
+    assert prediction.rotation_hypotheses.shape == (4, 3, 3)
+    # errors name the problem: an unknown part, a checkpoint of other classes
+    with pytest.raises(ValueError, match="no part named"):
+        main(args + ["--out", str(tmp_path / "bad"), "--train-only", "decoder"])
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "labels.yaml").write_text('box.ply: {class: crate}\n')
+    shutil.copy(Path(tiny_args[1]) / "box.ply", other / "box.ply")
+    other_args = list(args)
+    other_args[1] = str(other)
+    with pytest.raises(ValueError, match="classes differ"):
+        main(other_args + ["--out", str(tmp_path / "bad2"), "--init-from", str(tmp_path / "base" / "model.pt")])

@@ -19,6 +19,10 @@ COMMON_DEFAULTS = {
     "orientation": "vn",            # VN encoders: vn (VN linear + Gram-Schmidt) | frame_mlp (frame x invariant MLP)
                                     # | multi_frame (orientation_hypotheses such rotations + confidences)
     "orientation_hypotheses": 8,    # multi_frame: number of rotation hypotheses (1..24)
+    "refine": "none",               # multi_frame: none | canonical (CanonicalRefiner: points seen in each hypothesis)
+    "refine_points": 128,           # canonical: points per hypothesis the refiner looks at
+    "refine_point_hidden": [64, 128],   # canonical: per-point MLP widths (max-pooled)
+    "refine_hidden": [256],         # canonical: MLP widths after pooling
 }
 
 #: Per-encoder defaults (widths: channel plan; k: kNN neighbours; head_hidden/dropout: classification MLP).
@@ -59,7 +63,8 @@ def build_model(config=None):
     Keys: `encoder` (fast_vn | vn_pointnet | vn_dgcnn | pointnet | dgcnn), `num_classes`, `direction`,
     `widths`, `k`, `negative_slope`, `pooling`, `head_hidden`, `dropout`, `orientation` (vn | frame_mlp |
     multi_frame), `orientation_hidden` (VN widths for vn, MLP widths for frame_mlp / multi_frame),
-    `orientation_hypotheses` (multi_frame), `center`, `normalize_scale`; fast_vn
+    `orientation_hypotheses` (multi_frame), `refine` (none | canonical), `refine_points`,
+    `refine_point_hidden`, `refine_hidden`, `center`, `normalize_scale`; fast_vn
     also `neighbourhood` (kernel | knn), `radius`, `candidates` (defaults: `ENCODER_DEFAULTS`, `COMMON_DEFAULTS`).
     """
     cfg = resolve_config(config)
@@ -79,7 +84,10 @@ def build_model(config=None):
     return ObjectNet(encoder, cfg["num_classes"], cfg["head_hidden"], cfg["dropout"], head_slope,
                      cfg.get("orientation_hidden", ()), direction, cfg["center"], cfg["normalize_scale"],
                      config=cfg, orientation=cfg["orientation"],
-                     orientation_hypotheses=cfg.get("orientation_hypotheses", 8))
+                     orientation_hypotheses=cfg.get("orientation_hypotheses", 8), refine=cfg.get("refine", "none"),
+                     refine_points=cfg.get("refine_points", 128),
+                     refine_point_hidden=cfg.get("refine_point_hidden", (64, 128)),
+                     refine_hidden=cfg.get("refine_hidden", (256,)))
 
 
 def count_parameters(model, trainable_only=False):

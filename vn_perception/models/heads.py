@@ -199,3 +199,43 @@ class Rotation6DHead(nn.Module):
     def forward(self, features):
         u = self.net(features).view(-1, 2, 3)
         return gram_schmidt(u[:, 0], u[:, 1], dim=1)
+
+
+class CanonicalRefiner(nn.Module):
+    """A second look at every rotation hypothesis, from the points themselves: `[B, K, 3, 3]` -> refined + logits.
+
+    For hypothesis R_k (object -> sensor) the points `[B, N, 3]` (centred, unit RMS size; the first
+    `points` of them, which are in random order) are expressed in that hypothesis' object frame, `R_k^T x`:
+    the object as it would look if R_k were right. A point MLP shared by all hypotheses (per-point layers,
+    max pool: PointNet) plus the invariant features gives, per hypothesis, 6 numbers -> a correction dR_k
+    (Gram-Schmidt; starts at the identity) and a score. Outputs `R_k dR_k` `[B, K, 3, 3]` and the logits
+    `prior + score` `[B, K]`. A flip that the pooled VN features cannot tell apart (the handle of a mug
+    seen on the wrong side) is plain in canonical coordinates, and the residual fixes the last degrees.
+
+    Exactly equivariant: rotating the input by Q turns R_k into Q R_k, so `R_k^T x` and dR_k do not change
+    and the output is `Q R_k dR_k`. The hypotheses and the prior enter detached (the refiner's loss does not
+    move the coarse head). Config `refine: canonical`, `refine_points`, `refine_point_hidden`, `refine_hidden`.
+    """
+
+    def __init__(self, in_features, points=128, point_hidden=(64, 128), hidden=(256,), negative_slope=0.2):
+        super().__init__()
+        self.points = int(points)
+        layers, c = _leaky_layers(3, point_hidden, negative_slope)
+        self.point_mlp = nn.Sequential(*layers)
+        layers, c = _leaky_layers(c + in_features, hidden, negative_slope)
+        last = nn.Linear(c, 7)                               # score, then the two correction vectors
+        with torch.no_grad():
+            last.weight.mul_(0.01)
+            last.bias.copy_(torch.tensor([0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0]))
+        self.mlp = nn.Sequential(*layers, last)
+
+    def forward(self, points, hypotheses, inv, prior):
+        """points `[B, N, 3]`, hypotheses `[B, K, 3, 3]`, inv `[B, F]`, prior logits `[B, K]`
+        -> (refined hypotheses `[B, K, 3, 3]`, logits `[B, K]`)."""
+        hypotheses = hypotheses.detach()
+        b, k = hypotheses.shape[:2]
+        canonical = torch.einsum("bni,bkij->bknj", points[:, :self.points], hypotheses)    # [B, K, M, 3]
+        pooled = self.point_mlp(canonical).amax(dim=2)                                     # [B, K, H]
+        out = self.mlp(torch.cat((pooled, inv.unsqueeze(1).expand(b, k, inv.shape[1])), dim=2))   # [B, K, 7]
+        correction = gram_schmidt(out[..., 1:4], out[..., 4:7], dim=2)                    # [B, K, 3, 3]
+        return hypotheses @ correction, prior.detach() + out[..., 0]

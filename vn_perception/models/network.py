@@ -4,8 +4,12 @@ from torch import nn
 
 from vn_perception.constants import EPS
 from vn_perception.models.heads import (
-    ClassificationHead, FrameMLPOrientationHead, MultiFrameOrientationHead, Rotation6DHead, VNOrientationHead,
+    CanonicalRefiner, ClassificationHead, FrameMLPOrientationHead, MultiFrameOrientationHead, Rotation6DHead,
+    VNOrientationHead,
 )
+
+#: Values of the config key `refine`: none, or `CanonicalRefiner` on the `multi_frame` hypotheses.
+REFINERS = ("none", "canonical")
 
 
 class ObjectNet(nn.Module):
@@ -19,14 +23,18 @@ class ObjectNet(nn.Module):
     4. logits from the invariant features; rotation from the equivariant features (VN encoders, `orientation`
        `vn`: VN linear + Gram-Schmidt; `frame_mlp`: that frame times an invariant MLP correction;
        `multi_frame`: H such hypotheses plus invariant confidence logits, `rotation` = the most confident;
-       all exactly equivariant, rotating the input by Q gives `Q R`) or a 6-D regression (baselines).
+       all exactly equivariant, rotating the input by Q gives `Q R`) or a 6-D regression (baselines);
+    5. `refine: canonical` (`multi_frame` only): `CanonicalRefiner` looks at the points in each hypothesis'
+       frame and returns corrected hypotheses and new confidences (the head's own are kept as
+       `"coarse_hypotheses"`, `"coarse_confidence"` for its loss); `rotation` = the most confident refined one.
 
     `rotation` maps object-frame coordinates to sensor-frame coordinates (columns: the object axes).
     """
 
     def __init__(self, encoder, num_classes, head_hidden=(256, 128), dropout=0.3, negative_slope=0.2,
                  orientation_hidden=(), direction="per_channel", center=True, normalize_scale=True, config=None,
-                 orientation="vn", orientation_hypotheses=8):
+                 orientation="vn", orientation_hypotheses=8, refine="none", refine_points=128,
+                 refine_point_hidden=(64, 128), refine_hidden=(256,)):
         super().__init__()
         self.encoder = encoder
         self.center = bool(center)
@@ -47,6 +55,13 @@ class ObjectNet(nn.Module):
             self.orientation = Rotation6DHead(features)
         else:
             raise ValueError(f"unknown orientation head {orientation!r}: expected vn | frame_mlp | multi_frame")
+        if refine not in REFINERS:
+            raise ValueError(f"unknown refine {refine!r}: expected one of {', '.join(REFINERS)}")
+        if refine != "none" and self.orientation_kind != "multi_frame":
+            raise ValueError(f"refine {refine!r} needs orientation 'multi_frame' (a VN encoder), "
+                             f"got {self.orientation_kind!r}")
+        self.refiner = (CanonicalRefiner(features, refine_points, refine_point_hidden, refine_hidden, negative_slope)
+                        if refine == "canonical" else None)
         self.num_classes = int(num_classes)
         self.config = dict(config or {})
 
@@ -66,9 +81,13 @@ class ObjectNet(nn.Module):
             rotation = self.orientation(equi, inv)
         elif self.orientation_kind == "multi_frame":
             hypotheses, confidence = self.orientation(equi, inv)
+            out = {"logits": logits}
+            if self.refiner is not None:
+                out["coarse_hypotheses"], out["coarse_confidence"] = hypotheses, confidence
+                hypotheses, confidence = self.refiner(points, hypotheses, inv, confidence)
             best = confidence.argmax(dim=1)
             rotation = hypotheses[torch.arange(len(best), device=best.device), best]
-            return {"logits": logits, "rotation": rotation, "hypotheses": hypotheses, "confidence": confidence}
+            return {**out, "rotation": rotation, "hypotheses": hypotheses, "confidence": confidence}
         else:
             rotation = self.orientation(equi if equi is not None else inv)
         return {"logits": logits, "rotation": rotation}

@@ -65,6 +65,9 @@ def add_arguments(parser):
     model = parser.add_argument_group("model")
     model.add_argument("--encoder", choices=ENCODERS, default="fast_vn")
     model.add_argument("--model-config", default="{}", help="JSON overrides of the model config")
+    model.add_argument("--init-from", default=None,
+                       help="start from this checkpoint's weights (same classes; parts it lacks, e.g. a new "
+                            "refiner, keep their initialisation)")
     opt = parser.add_argument_group("optimisation")
     opt.add_argument("--epochs", type=int, default=20)
     opt.add_argument("--batch-size", type=int, default=32, help="per process")
@@ -77,6 +80,11 @@ def add_arguments(parser):
                      help="multi_frame head: weight of the mean over hypotheses in the winner-takes-all loss")
     opt.add_argument("--confidence-weight", type=float, default=0.5,
                      help="multi_frame head: weight of the confidence cross-entropy (x --rotation-weight)")
+    opt.add_argument("--refine-weight", type=float, default=1.0,
+                     help="refine: canonical: weight of the refined hypotheses' loss (x --rotation-weight)")
+    opt.add_argument("--train-only", default="",
+                     help="comma-separated top-level parts to train (e.g. 'refiner'; parts: encoder, classifier, "
+                          "orientation, refiner); the others are frozen and kept in eval mode")
     opt.add_argument("--steps-per-epoch", type=int, default=0, help="cap on steps per epoch (0: all data)")
     opt.add_argument("--loader-workers", type=int, default=0)
     run_group = parser.add_argument_group("run")
@@ -133,7 +141,7 @@ def cosine_factor(epoch, epochs, floor):
 def evaluate_arrays(model, arrays, symmetries, device, batch=EVAL_BATCH):
     """Top-1 accuracy and symmetry-aware rotation errors of `model` on a view set (eval mode)."""
     model.eval()
-    logits, rotations, hypotheses = [], [], []
+    logits, rotations, hypotheses, confidences, coarse = [], [], [], [], []
     with torch.inference_mode():
         for start in range(0, len(arrays["label"]), batch):
             out = model(torch.from_numpy(arrays["points"][start:start + batch]).to(device))
@@ -141,6 +149,10 @@ def evaluate_arrays(model, arrays, symmetries, device, batch=EVAL_BATCH):
             rotations.append(out["rotation"].double().cpu())
             if "hypotheses" in out:
                 hypotheses.append(out["hypotheses"].double().cpu())
+                confidences.append(out["confidence"].float().cpu())
+            if "coarse_hypotheses" in out:          # refine: the head's own choice, before the refiner
+                best = out["coarse_confidence"].argmax(dim=1)
+                coarse.append(out["coarse_hypotheses"][torch.arange(len(best)), best].double().cpu())
     predicted = torch.cat(logits).argmax(1).numpy()
     labels = arrays["label"]
     errors = rotation_errors_deg(torch.cat(rotations).numpy(), arrays["rotation"], labels, symmetries)
@@ -154,7 +166,55 @@ def evaluate_arrays(model, arrays, symmetries, device, batch=EVAL_BATCH):
         every = rotation_errors_deg(h.reshape(-1, 3, 3), np.repeat(arrays["rotation"], k, axis=0),
                                     np.repeat(labels, k), symmetries).reshape(-1, k)
         result["rotation_median_deg_oracle"] = float(np.median(every.min(axis=1)))
+        result["selected_is_best"] = float((every.argmin(axis=1) == torch.cat(confidences).argmax(1).numpy()).mean())
+    if coarse:
+        result["rotation_median_deg_coarse"] = float(np.median(rotation_errors_deg(
+            torch.cat(coarse).numpy(), arrays["rotation"], labels, symmetries)))
     return result
+
+
+def initialise_from(model, path, classes):
+    """Load the weights of checkpoint `path` into `model` where names match (shapes must); the model's
+    parts the checkpoint lacks keep their initialisation. Returns the list of those parameter names."""
+    checkpoint = load_checkpoint(path, map_location="cpu")
+    if list(checkpoint.metadata.get("classes", [])) != list(classes):
+        raise ValueError(f"{path}: its classes differ from the catalog's; --init-from needs the same classes")
+    missing, unexpected = model.load_state_dict(checkpoint.state_dict, strict=False)
+    if unexpected:
+        raise ValueError(f"{path}: weights this model has no place for: {', '.join(unexpected[:5])} ... "
+                         "(use the same --encoder and --model-config)")
+    return list(missing)
+
+
+def freeze_except(model, parts):
+    """Freeze every top-level part of `model` not named in `parts` (comma-separated; '' = train all).
+    Returns the frozen parts' names (keep them in eval mode while training: `set_frozen_eval`)."""
+    names = [p.strip() for p in parts.split(",") if p.strip()]
+    if not names:
+        return []
+    children = dict(model.named_children())
+    unknown = sorted(set(names) - set(children))
+    if unknown:
+        raise ValueError(f"--train-only: no part named {', '.join(unknown)}; parts: {', '.join(children)}")
+    frozen = [name for name in children if name not in names]
+    for name in frozen:
+        children[name].requires_grad_(False)
+    return frozen
+
+
+def rotation_loss(out_net, R_gt, symmetries, args):
+    """The orientation part of the training loss for one batch (see the module docstring)."""
+    if "hypotheses" not in out_net:
+        return symmetric_rotation_loss(out_net["rotation"], R_gt, symmetries)
+    coarse = "coarse_hypotheses" in out_net
+    loss = multi_hypothesis_loss(out_net["coarse_hypotheses" if coarse else "hypotheses"],
+                                 out_net["coarse_confidence" if coarse else "confidence"], R_gt, symmetries,
+                                 args.hypothesis_mean_weight, args.confidence_weight)["loss"]
+    if coarse:
+        loss = loss + args.refine_weight * multi_hypothesis_loss(
+            out_net["hypotheses"], out_net["confidence"], R_gt, symmetries, args.hypothesis_mean_weight,
+            args.confidence_weight)["loss"]
+    return loss
 
 
 def train(args):
@@ -182,8 +242,15 @@ def _train(args, ctx):
                                             args.render_workers, progress)
         ctx.barrier()
     torch.manual_seed(args.seed)
-    model = build_model(_model_config(args, len(catalog.classes))).to(ctx.device)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    model = build_model(_model_config(args, len(catalog.classes)))
+    if args.init_from and not (args.resume and (out / LAST).is_file()):
+        fresh = initialise_from(model, args.init_from, catalog.classes)
+        if progress:
+            print(f"initialised from {args.init_from}; new: {', '.join(fresh) or 'none'}", file=sys.stderr)
+    frozen = freeze_except(model, args.train_only)
+    model = model.to(ctx.device)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimiser = torch.optim.AdamW(trainable, lr=args.lr, weight_decay=args.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda epoch: cosine_factor(epoch, args.epochs,
                                                                                          args.min_lr_ratio))
     start_epoch = 0
@@ -219,6 +286,8 @@ def _train(args, ctx):
                             generator=generator, drop_last=True, num_workers=args.loader_workers)
         torch.manual_seed(args.seed * 100003 + epoch * 101 + ctx.rank)      # dropout masks
         net.train()
+        for name in frozen:                               # frozen parts: running statistics stay, no dropout
+            getattr(model, name).eval()
         steps = len(loader) if args.steps_per_epoch <= 0 else min(len(loader), args.steps_per_epoch)
         totals = torch.zeros(4, dtype=torch.float64)                           # loss, ce, rot, samples
         started = time.perf_counter()
@@ -231,13 +300,7 @@ def _train(args, ctx):
             out_net = net(points)
             ce = F.cross_entropy(out_net["logits"], labels, label_smoothing=args.label_smoothing)
             batch_symmetries = [symmetries[i] for i in labels.tolist()]
-            if "hypotheses" in out_net:
-                rot = multi_hypothesis_loss(out_net["hypotheses"], out_net["confidence"],
-                                            batch["rotation"].to(ctx.device), batch_symmetries,
-                                            args.hypothesis_mean_weight, args.confidence_weight)["loss"]
-            else:
-                rot = symmetric_rotation_loss(out_net["rotation"], batch["rotation"].to(ctx.device),
-                                              batch_symmetries)
+            rot = rotation_loss(out_net, batch["rotation"].to(ctx.device), batch_symmetries, args)
             loss = ce + args.rotation_weight * rot
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
