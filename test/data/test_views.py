@@ -1,9 +1,13 @@
+import hashlib
+import json
+
 import numpy as np
 import pytest
 import trimesh
+from scipy import ndimage
 
 from vn_perception.data.camera import DepthNoise
-from vn_perception.data.views import ViewConfig, render_view, sample_points
+from vn_perception.data.views import NoReturnHoles, ViewConfig, no_return_holes, render_view, sample_points
 
 BOX_EXTENTS = np.array([0.10, 0.06, 0.04])
 
@@ -85,3 +89,73 @@ def test_per_view_sensor_variation_is_opt_in():
     assert a != b and 0.05 <= a.subpixel <= 0.25
     assert 0.5 * plain.noise.axial_a_m <= a.axial_a_m <= 2.0 * plain.noise.axial_a_m
     assert "noise_scale" not in plain.describe() and "noise_scale" in varied.describe()
+
+
+def _flat_depth(size=120):
+    """A wall at 1 m filling a `[size, size]` image, seen at 40 deg incidence: `(depth, incidence_rad)`."""
+    return np.ones((size, size), np.float32), np.full((size, size), np.deg2rad(40.0), np.float32)
+
+
+def test_no_return_holes_are_seeded_contiguous_blobs_of_the_drawn_size():
+    depth, incidence = _flat_depth()
+    holes = NoReturnHoles(prob=1.0, count=(2, 2), area_fraction=(0.03, 0.03), aspect=(1.0, 4.0))
+    a = no_return_holes(depth, incidence, holes, np.random.default_rng(3))
+    b = no_return_holes(depth, incidence, holes, np.random.default_rng(3))
+    np.testing.assert_array_equal(a, b)
+    assert np.isfinite(depth).all()                                    # the input is not modified
+    removed = ~np.isfinite(a)
+    assert 0.01 < removed.mean() <= 0.065                              # 2 x 3 %, less overlap and image border
+    assert 1 <= ndimage.label(removed)[1] <= 2                         # blobs, not scattered pixels
+    assert np.array_equal(a[~removed], depth[~removed])
+
+
+def test_no_return_holes_default_fraction_matches_the_real_frames():
+    depth, incidence = _flat_depth()
+    fractions = [np.mean(~np.isfinite(no_return_holes(depth, incidence, NoReturnHoles(), np.random.default_rng(s))))
+                 for s in range(200)]
+    assert 0.04 < np.mean(fractions) < 0.12                            # real: 8-11 % of the mask, 57 % in big blobs
+    assert np.mean(np.array(fractions) == 0) == pytest.approx(0.2, abs=0.08)   # prob 0.8
+    assert max(fractions) < 0.5
+
+
+def test_no_return_holes_only_remove_pixels_with_depth_and_prefer_steep_incidence():
+    depth, incidence = _flat_depth()
+    depth[:, :20] = np.nan
+    incidence[:, 60:] = np.deg2rad(80.0)                               # right half steep, left half 40 deg
+    holes = NoReturnHoles(prob=1.0, count=(1, 1), area_fraction=(0.005, 0.005), incidence_power=8.0)
+    centres_right = 0
+    for seed in range(40):
+        out = no_return_holes(depth, incidence, holes, np.random.default_rng(seed))
+        removed = np.isfinite(depth) & ~np.isfinite(out)
+        assert np.array_equal(np.isfinite(out) | removed, np.isfinite(depth))
+        centres_right += np.nonzero(removed)[1].mean() > 60
+    assert centres_right >= 35                                         # weight (80/40)^8 = 256 per pixel
+
+
+def test_render_view_with_holes_is_seeded_and_loses_points():
+    holes_config = ViewConfig(num_points=128, occlusion_prob=0.0, support_cut_prob=0.0,
+                              holes=NoReturnHoles(prob=1.0, area_fraction=(0.05, 0.15)))
+    plain_config = ViewConfig(num_points=128, occlusion_prob=0.0, support_cut_prob=0.0)
+    a = render_view(_box(), holes_config, np.random.default_rng(4))
+    b = render_view(_box(), holes_config, np.random.default_rng(4))
+    np.testing.assert_array_equal(a.points, b.points)
+    plain = render_view(_box(), plain_config, np.random.default_rng(4))
+    np.testing.assert_array_equal(a.rotation, plain.rotation)         # same pose: holes come after the render
+    assert 0.6 * plain.num_visible < a.num_visible < 0.99 * plain.num_visible
+
+
+def test_holes_are_off_by_default_and_leave_views_and_cache_keys_unchanged(monkeypatch):
+    plain = ViewConfig()
+    assert plain.holes is None and "holes" not in plain.describe()
+    # the describe() (hence the view-set cache key) of the default config before NoReturnHoles existed
+    digest = hashlib.sha1(json.dumps(plain.describe(), sort_keys=True, default=str).encode()).hexdigest()
+    assert digest == "534e5570eab89e0627c6559e923c7ca6d8245e5e"
+    import vn_perception.data.views as views
+
+    def never(*args):
+        raise AssertionError("no_return_holes called with holes off")
+    monkeypatch.setattr(views, "no_return_holes", never)
+    view = render_view(_box(), ViewConfig(num_points=128), np.random.default_rng(5))
+    assert view.num_visible == 2625                                    # the same view as before the option
+    assert "holes" in ViewConfig(holes=NoReturnHoles()).describe()
+    json.dumps(ViewConfig(holes=NoReturnHoles()).describe())

@@ -11,7 +11,8 @@ One view (`render_view`):
      uniform pixel of the central part of the image (`image_margin` cut off each side);
   3. ray casting of the object's pixel window only (`PinholeCamera.roi_of`), intrinsics drawn from `cameras`;
   4. `DepthNoise` (axial noise growing with distance and incidence, grazing/edge dropout, quantisation),
-     optionally with a per-view noise level and disparity step (`view_noise`), back-projection to points;
+     optionally with a per-view noise level and disparity step (`view_noise`), optionally contiguous
+     no-return blobs (`NoReturnHoles`, off by default), back-projection to points;
   5. segmentation artefacts: with probability `support_cut_prob` the points within `support_cut_m` (uniform)
      of the object's lowest point along the world up direction are dropped (a plane fit removes the table
      and the bottom rim with it); with probability `occlusion_prob` an occluder hides the part of the object
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from vn_perception.constants import EPS
 from vn_perception.data.camera import DepthNoise, PinholeCamera, posed, render_depth
 
 PROTOCOLS = ("z", "so3")
@@ -36,6 +38,63 @@ PROTOCOLS = ("z", "so3")
 #: Xtion calibration (~1067 px); each view draws one.
 DEFAULT_CAMERAS = (PinholeCamera.kinect(), PinholeCamera.d435(),
                    PinholeCamera(640, 480, 1066.8, 1067.5, 313.0, 241.3))
+
+
+@dataclass(frozen=True)
+class NoReturnHoles:
+    """Contiguous no-return blobs in the depth image: specular, dark or grazing patches where a real sensor
+    gives no depth over whole regions (DepthNoise only thins pixels one by one).
+
+    Measured on the YCB-Video dev frames (label pixels without depth): 8-11 % of an object's mask (median 8.7 %,
+    90th percentile 20 %; marker 38 %, potted meat can 18 %, mustard bottle 13 %), 82 % of it in blobs of
+    >= 1 % of the mask and 57 % in blobs of >= 5 %; those blobs are elongated (principal-axis ratio median 4.4,
+    quartiles 2.6-7.7), sqrt(area / mask area) median 0.15 (90th percentile 0.37), and lie at steeper incidence
+    than the returns (median 62-67 against 46-51 deg) but mostly below the grazing cut-off (70 deg).
+
+    With probability `prob` a view gets a number of blobs uniform in `count` (inclusive). Each blob is an
+    ellipse of area log-uniform in `area_fraction` x the object's pixels with depth, axis ratio uniform in
+    `aspect`, random orientation, centred on an object pixel drawn with weight `incidence ** incidence_power`
+    (0: uniform).
+
+    Off by default (`ViewConfig.holes = None`): fine-tuning the shipped model for 3 epochs on 150 views per
+    object with these defaults gave 67.4 % real top-1 (3 seeds) against 68.7 % without them, and 66.8 % with
+    count (1, 4), area (0.03, 0.3). The shipped model is already 90.0 % right on simulated depth cut to the
+    real pixels that have depth (92.3 % on the whole mask): the missing regions cost little; the real gap is
+    in the depth values (bleeding onto touching objects, 16 % of the mustard bottle's pixels > 1 cm in front
+    of its model).
+    """
+
+    prob: float = 0.8
+    count: tuple = (1, 3)
+    area_fraction: tuple = (0.01, 0.15)
+    aspect: tuple = (1.0, 6.0)
+    incidence_power: float = 2.0
+
+
+def no_return_holes(depth, incidence_rad, holes, rng):
+    """Copy of `depth [h, w]` (NaN = no return) with `holes` (`NoReturnHoles`) blobs set to NaN;
+    `incidence_rad [h, w]` of each hit."""
+    out = np.array(depth, dtype=np.float32)
+    if rng.random() >= holes.prob:
+        return out
+    rows, cols = np.nonzero(np.isfinite(out))
+    if len(rows) == 0:
+        return out
+    weight = np.asarray(incidence_rad)[rows, cols].astype(np.float64) ** holes.incidence_power + EPS
+    weight /= weight.sum()
+    v, u = np.mgrid[:out.shape[0], :out.shape[1]]
+    for _ in range(rng.integers(holes.count[0], holes.count[1] + 1)):
+        area_px = len(rows) * np.exp(rng.uniform(*np.log(holes.area_fraction)))
+        aspect = rng.uniform(*holes.aspect)
+        minor = np.sqrt(area_px / (np.pi * aspect))
+        major = minor * aspect
+        angle = rng.uniform(0.0, np.pi)
+        centre = rng.choice(len(rows), p=weight)
+        du, dv = u - cols[centre], v - rows[centre]
+        along = du * np.cos(angle) + dv * np.sin(angle)
+        across = -du * np.sin(angle) + dv * np.cos(angle)
+        out[(along / major) ** 2 + (across / max(minor, EPS)) ** 2 <= 1.0] = np.nan
+    return out
 
 
 @dataclass(frozen=True)
@@ -51,6 +110,7 @@ class ViewConfig:
     noise: DepthNoise = field(default_factory=DepthNoise)
     noise_scale: tuple = None
     quantisation_subpixel: tuple = None
+    holes: NoReturnHoles = None
     support_cut_prob: float = 0.5
     support_cut_m: tuple = (0.002, 0.012)
     occlusion_prob: float = 0.5
@@ -73,7 +133,9 @@ class ViewConfig:
                 "occlusion_max": self.occlusion_max, "min_points": self.min_points,
                 "farthest_point": self.farthest_point,
                 **({"noise_scale": list(self.noise_scale)} if self.noise_scale else {}),
-                **({"quantisation_subpixel": list(self.quantisation_subpixel)} if self.quantisation_subpixel else {})}
+                **({"quantisation_subpixel": list(self.quantisation_subpixel)} if self.quantisation_subpixel else {}),
+                **({"holes": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(self.holes).items()}}
+                   if self.holes else {})}
 
 
 @dataclass
@@ -177,6 +239,8 @@ def render_view(mesh, config, rng):
         rendered = render_depth([in_camera], camera, roi)
         with np.errstate(invalid="ignore"):  # inf - inf next to pixels without return: handled by DepthNoise
             depth = view_noise(config, rng).apply(rendered.depth, rendered.incidence, camera.fx, rng)
+        if config.holes is not None:
+            depth = no_return_holes(depth, rendered.incidence, config.holes, rng)
         points = camera.back_project(depth, roi).reshape(-1, 3)
         points = points[np.isfinite(points[:, 2])].astype(np.float64)
         if rng.random() < config.support_cut_prob and len(points):
