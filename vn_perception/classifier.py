@@ -45,6 +45,9 @@ class Prediction:
     Models with a multi-hypothesis orientation head (`orientation: multi_frame`) also fill
     `rotation_hypotheses [H, 3, 3]` (candidate rotations, object -> sensor) and `rotation_confidences [H]`
     (their softmax probabilities; `rotation` is the most confident); None for the other models.
+    With mesh refinement (`perception.mesh_pose.MeshRefinedClassifier`) `rotation` is the fitted one and
+    `translation [3]` (m) is the mesh origin in the sensor frame, `fit_rms_m` the fit's RMS distance; None
+    otherwise.
     """
 
     label: str
@@ -55,6 +58,8 @@ class Prediction:
     centroid: np.ndarray
     rotation_hypotheses: Optional[np.ndarray] = None
     rotation_confidences: Optional[np.ndarray] = None
+    translation: Optional[np.ndarray] = None
+    fit_rms_m: Optional[float] = None
 
 
 class ObjectClassifier:

@@ -1,0 +1,201 @@
+"""Mesh pose refinement: align the predicted class's mesh to an object's points from every rotation hypothesis.
+
+    from vn_perception.perception.mesh_pose import MeshPoseRefiner, MeshRefinedClassifier
+    refiner = MeshPoseRefiner.from_catalog("../shared/data/catalog", source="ycbv")
+    clf = MeshRefinedClassifier(ObjectClassifier.load(), refiner)     # same predict(); + translation, fit_rms_m
+    p = clf.predict([points])[0]
+    p.rotation, p.translation          # pose of the mesh frame in the sensor frame (object -> sensor, m)
+
+The network returns K rotation hypotheses of a cluster (`Prediction.rotation_hypotheses`; one for single-head
+models). From each, the class mesh (surface points sampled once, object frame) is aligned to the cluster's
+points by trimmed point-to-plane ICP (rotation and translation; every hypothesis in one vectorised pass), and
+the alignment whose mesh lies closest to the points wins (smallest trimmed RMS distance). Only the distance
+from the observed points to the mesh counts, never the reverse, so a partial, occluded view fits as well as
+a full one. Output: the full pose of the mesh frame (the rotation and the mesh origin, which a partial view's
+centroid is not: grasps defined on the mesh apply directly) and the RMS distance of the fit (a quality
+figure: a few millimetres for a right class and pose).
+
+Why: the network's best hypothesis is often right to ~15 deg while its most confident one is a front/back flip
+of a nearly symmetric object; the mesh tells the flips apart wherever the visible surface differs, and ICP
+removes the last degrees. Needs the meshes of the training catalog at run time (the checkpoint has none).
+"""
+from dataclasses import dataclass, replace
+
+import numpy as np
+import trimesh
+from scipy.spatial import cKDTree
+
+from vn_perception.constants import EPS
+from vn_perception.data.catalog import load_catalog
+
+#: fewest object points a fit accepts (a plane of a few points fits anything)
+MIN_FIT_POINTS = 16
+
+
+@dataclass
+class MeshFit:
+    """One alignment: `rotation [3, 3]` and `translation [3]` (mesh frame -> sensor frame, m), `rms_m` (trimmed
+    RMS distance of the object points to the aligned mesh), `hypothesis` (index of the starting rotation),
+    `mesh` (index of the mesh among the class's meshes: the instance, for category-level catalogs)."""
+
+    rotation: np.ndarray
+    translation: np.ndarray
+    rms_m: float
+    hypothesis: int
+    mesh: int = 0
+
+
+def nearest_rotation(matrices):
+    """The proper rotations `[H, 3, 3]` closest (Frobenius) to `matrices [H, 3, 3]` (SVD projection): keeps the
+    ICP product of many small steps, and float32 inputs, orthonormal to rounding."""
+    u, _, vt = np.linalg.svd(matrices)
+    fold = np.ones((len(matrices), 3))
+    fold[:, 2] = np.sign(np.linalg.det(u @ vt))
+    return u @ (fold[:, :, None] * vt)
+
+
+def small_rotation(omega):
+    """Rotation matrices `[H, 3, 3]` of rotation vectors `omega [H, 3]` (Rodrigues)."""
+    angle = np.linalg.norm(omega, axis=1)
+    axis = omega / np.maximum(angle, EPS)[:, None]
+    k = np.zeros((len(omega), 3, 3))
+    k[:, 0, 1], k[:, 0, 2], k[:, 1, 2] = -axis[:, 2], axis[:, 1], -axis[:, 0]
+    k = k - np.swapaxes(k, 1, 2)
+    s, c = np.sin(angle)[:, None, None], np.cos(angle)[:, None, None]
+    return np.eye(3) + s * k + (1.0 - c) * (k @ k)
+
+
+class MeshPoseRefiner:
+    """Trimmed point-to-plane ICP of each class's mesh(es) against object points, from every rotation hypothesis.
+
+    meshes: {class name: trimesh mesh or list of meshes (category level: the instances)} in their object
+    frames (metres). surface_points: points sampled per mesh (seeded, with their face normals); points:
+    object points used per fit (a seeded random subset); iterations: ICP steps in all; coarse_iterations:
+    steps for every hypothesis before only the `keep` best continue; trim: fraction of the closest matches
+    used per step (the rest are outliers: bleeding of the segmentation, mixed pixels).
+
+    Each step matches every point to its nearest mesh sample and solves the linearised point-to-plane problem
+    (6 unknowns per hypothesis, damped) — point-to-plane rather than point-to-point because it slides along
+    flat faces in a few steps instead of dozens (tested: 20 point-to-point steps from 20 deg off left a box
+    37 deg off). The start translation puts the centroid of the mesh's camera-facing samples (for that
+    hypothesis) on the points' centroid. The score of a fit is the trimmed RMS point-to-sample distance.
+    """
+
+    def __init__(self, meshes, surface_points=2000, points=256, iterations=20, coarse_iterations=10, keep=3,
+                 trim=0.9, seed=0):
+        if not meshes:
+            raise ValueError("MeshPoseRefiner needs at least one class mesh")
+        if not 0.0 < trim <= 1.0 or iterations < 1 or not 0 <= coarse_iterations <= iterations or keep < 1:
+            raise ValueError(f"bad ICP settings: trim {trim}, iterations {iterations}, coarse_iterations "
+                             f"{coarse_iterations}, keep {keep}")
+        self.points, self.iterations, self.coarse_iterations = int(points), int(iterations), int(coarse_iterations)
+        self.keep, self.trim, self.seed = int(keep), float(trim), int(seed)
+        self.surfaces = {}
+        for label, group in meshes.items():
+            group = group if isinstance(group, (list, tuple)) else [group]
+            self.surfaces[str(label)] = [self._surface(mesh, surface_points, seed) for mesh in group]
+
+    @staticmethod
+    def _surface(mesh, count, seed):
+        """(samples `[S, 3]`, their unit normals `[S, 3]`, KD-tree of the samples) of a mesh."""
+        points, faces = trimesh.sample.sample_surface(mesh, int(count), seed=seed)
+        return np.asarray(points, dtype=np.float64), np.asarray(mesh.face_normals[faces], dtype=np.float64), \
+            cKDTree(points)
+
+    @classmethod
+    def from_catalog(cls, path, source=None, level="instance", **settings):
+        """A refiner for the meshes of a catalog folder (`data.catalog.load_catalog` arguments)."""
+        catalog = load_catalog(path, source=source, level=level)
+        meshes = {}
+        for entry in catalog.entries:
+            meshes.setdefault(entry.label, []).append(entry.load_mesh())
+        return cls(meshes, **settings)
+
+    @property
+    def classes(self):
+        return list(self.surfaces)
+
+    def fit(self, points, label, hypotheses):
+        """Best alignment (`MeshFit`) of the mesh(es) of class `label` to `points [N, 3]` (sensor frame, m),
+        starting from each rotation of `hypotheses [K, 3, 3]` (object -> sensor). Deterministic."""
+        if label not in self.surfaces:
+            raise KeyError(f"no mesh for class {label!r} (meshes for: {', '.join(self.surfaces)})")
+        points = np.asarray(points, dtype=np.float64)
+        if points.ndim != 2 or points.shape[1] != 3 or len(points) < MIN_FIT_POINTS:
+            raise ValueError(f"need (N >= {MIN_FIT_POINTS}, 3) points, got shape {points.shape}")
+        hypotheses = nearest_rotation(np.asarray(hypotheses, dtype=np.float64).reshape(-1, 3, 3))
+        if len(points) > self.points:
+            points = points[np.random.default_rng(self.seed).choice(len(points), self.points, replace=False)]
+        fits = [self._fit_mesh(points, surface, m, hypotheses) for m, surface in enumerate(self.surfaces[label])]
+        return min(fits, key=lambda f: f.rms_m)
+
+    def _fit_mesh(self, points, surface, mesh_index, hypotheses):
+        samples, normals, tree = surface
+        centroid = points.mean(axis=0)
+        view = centroid / max(np.linalg.norm(centroid), EPS)                      # camera -> object ray
+        facing = np.einsum("hij,sj,i->hs", hypotheses, normals, view) < 0          # [H, S] seen from the camera
+        seen_centre = (facing[:, :, None] * samples).sum(1) / np.maximum(facing.sum(1), 1)[:, None]
+        rotation = hypotheses.copy()
+        translation = centroid - np.einsum("hij,hj->hi", rotation, seen_centre)
+        active = np.arange(len(hypotheses))
+        for step in range(self.iterations):
+            if step == self.coarse_iterations and len(active) > self.keep:
+                order = np.argsort(self._rms(points, tree, rotation, translation))[:self.keep]
+                rotation, translation, active = rotation[order], translation[order], active[order]
+            rotation, translation = self._step(points, samples, normals, tree, rotation, translation)
+        rms = self._rms(points, tree, rotation, translation)
+        best = int(np.argmin(rms))
+        return MeshFit(rotation[best], translation[best], float(rms[best]), int(active[best]), mesh_index)
+
+    def _step(self, points, samples, normals, tree, rotation, translation):
+        """One damped point-to-plane Gauss-Newton step for every (rotation, translation) `[H, 3, 3]`, `[H, 3]`."""
+        h = len(rotation)
+        local = np.einsum("hmi,hij->hmj", points[None] - translation[:, None], rotation)    # R^T (p - t)
+        distance, nearest = tree.query(local.reshape(-1, 3))
+        distance, nearest = distance.reshape(h, -1), nearest.reshape(h, -1)
+        weights = (distance <= np.quantile(distance, self.trim, axis=1, keepdims=True)).astype(np.float64)
+        n = normals[nearest]                                                               # [H, M, 3]
+        residual = np.einsum("hmi,hmi->hm", local - samples[nearest], n)
+        jacobian = np.concatenate((np.cross(local, n), n), axis=2)                         # [H, M, 6]
+        normal_matrix = np.einsum("hm,hmi,hmj->hij", weights, jacobian, jacobian)
+        damping = 1e-6 * np.trace(normal_matrix, axis1=1, axis2=2)[:, None, None] + EPS
+        update = np.linalg.solve(normal_matrix + damping * np.eye(6),
+                                 -np.einsum("hm,hmi,hm->hi", weights, jacobian, residual)[..., None])[..., 0]
+        delta = small_rotation(update[:, :3])                  # local' = delta local + v
+        rotation = nearest_rotation(rotation @ np.swapaxes(delta, 1, 2))
+        return rotation, translation - np.einsum("hij,hj->hi", rotation, update[:, 3:])
+
+    def _rms(self, points, tree, rotation, translation):
+        """Trimmed RMS distance `[H]` of the points to the mesh samples posed by each (rotation, translation)."""
+        local = np.einsum("hmi,hij->hmj", points[None] - translation[:, None], rotation)
+        distance = tree.query(local.reshape(-1, 3))[0].reshape(len(rotation), -1)
+        kept = np.sort(distance, axis=1)[:, :max(1, int(round(self.trim * distance.shape[1])))]
+        return np.sqrt((kept ** 2).mean(axis=1))
+
+
+class MeshRefinedClassifier:
+    """An `ObjectClassifier` whose predictions carry mesh-refined poses: same `predict`, `classes`,
+    `symmetries`, `num_points`, `MIN_POINTS`; each `Prediction` gets `rotation` = the fitted rotation,
+    `translation` (mesh origin in the sensor frame, m) and `fit_rms_m`. A class without a mesh keeps the
+    network's rotation (translation None)."""
+
+    def __init__(self, classifier, refiner):
+        self.classifier, self.refiner = classifier, refiner
+        self.classes, self.symmetries = classifier.classes, classifier.symmetries
+        self.num_points, self.metadata = classifier.num_points, getattr(classifier, "metadata", {})
+        self.MIN_POINTS = max(getattr(classifier, "MIN_POINTS", 1), MIN_FIT_POINTS)
+        self.missing = sorted(set(self.classes) - set(refiner.classes))
+
+    def predict(self, clouds):
+        clouds = list(clouds)
+        predictions = self.classifier.predict(clouds)
+        out = []
+        for cloud, prediction in zip(clouds, predictions):
+            if prediction.label not in self.refiner.surfaces:
+                out.append(prediction)
+                continue
+            hypotheses = (prediction.rotation_hypotheses if prediction.rotation_hypotheses is not None
+                          else prediction.rotation[None])
+            fit = self.refiner.fit(np.asarray(cloud, dtype=np.float64), prediction.label, hypotheses)
+            out.append(replace(prediction, rotation=fit.rotation, translation=fit.translation, fit_rms_m=fit.rms_m))
+        return out
