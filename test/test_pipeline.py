@@ -121,3 +121,32 @@ def test_with_the_real_classifier(scene):
     for d in detections:
         assert d.label in pipe.classifier.classes
         np.testing.assert_allclose(d.rotation @ d.rotation.T, np.eye(3), atol=1e-4)
+
+
+def test_pose_refinement_aligns_the_class_mesh(tmp_path):
+    """pose_refinement.catalog: the mesh of the predicted class is fitted to the object's points; the pose of
+    the mesh frame (rotation + mesh origin) then matches the scene: a standing box's centre lies half its
+    height above the table and its height axis along the table normal."""
+    import trimesh
+    box = Shape("box", (0.08, 0.06, 0.12), (0.0, 0.0), 0.3)
+    scene = tabletop_scene([box], depth_noise_m=0.001, rng=np.random.default_rng(5))
+    (tmp_path / "large.ply").write_bytes(trimesh.exchange.ply.export_ply(box.mesh()))
+    (tmp_path / "labels.yaml").write_text("large.ply: {class: large}\n")
+    classifier = SizeAndPcaClassifier(large_from=0)
+    plain = ScenePipeline.from_config({"num_points": 2000}, classifier=classifier).process(scene.points)
+    assert plain[0].translation is None and plain[0].fit_rms_m is None
+    pipe = ScenePipeline.from_config({"num_points": 2000, "pose_refinement": {"catalog": str(tmp_path)}},
+                                     classifier=SizeAndPcaClassifier(large_from=0))
+    (detection,) = pipe.process(scene.points)
+    assert detection.label == "large" and detection.fit_rms_m < 0.003
+    height_above_table = float(scene.normal @ detection.translation + scene.offset)
+    assert abs(height_above_table - 0.06) < 0.004
+    assert abs(abs(detection.rotation[:, 2] @ scene.normal) - 1.0) < 1e-2          # within ~8 deg
+    np.testing.assert_allclose(Rotation.from_quat(detection.orientation_xyzw).as_matrix(), detection.rotation,
+                               atol=1e-6)
+    with pytest.raises(ValueError, match="no mesh of the classes"):
+        ScenePipeline.from_config({"pose_refinement": {"catalog": str(tmp_path)}}, classifier=_OtherClasses())
+
+
+class _OtherClasses(SizeAndPcaClassifier):
+    classes = ["mug", "bowl"]

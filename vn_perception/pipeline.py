@@ -8,7 +8,8 @@
 
 Stages: `perception.segmentation.segment_objects` (crop, plane, cluster, filter) -> a random subset of
 `num_points` points per object -> ONE `ObjectClassifier.predict` call for all objects of the frame ->
-oriented boxes in the predicted object frames.
+(optional, `pose_refinement.catalog`: the class mesh aligned to each object by ICP from the network's
+rotation hypotheses, `perception.mesh_pose`) -> oriented boxes in the predicted object frames.
 """
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,13 +20,13 @@ from scipy.spatial.transform import Rotation
 from vn_perception.perception.segmentation import SegmentationConfig, segment_objects
 from vn_perception.perception.timing import StageClock
 
-__all__ = ["Detection", "ScenePipeline", "load_pipeline_config", "DEFAULT_CONFIG_PATH"]
+__all__ = ["Detection", "ScenePipeline", "load_pipeline_config", "with_mesh_refinement", "DEFAULT_CONFIG_PATH"]
 
 #: the packaged default configuration
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent / "assets" / "pipeline.yaml"
 #: sections merged per sub-key (the others are replaced whole)
-_SECTIONS = ("segmentation", "classifier")
-_TOP_LEVEL_KEYS = {"segmentation", "classifier", "min_score", "max_objects", "num_points"}
+_SECTIONS = ("segmentation", "classifier", "pose_refinement")
+_TOP_LEVEL_KEYS = {"segmentation", "classifier", "pose_refinement", "min_score", "max_objects", "num_points"}
 #: seed of the per-frame point subsets (a frame's detections do not depend on earlier frames)
 SAMPLING_SEED = 0
 
@@ -39,7 +40,9 @@ class Detection:
     rotation as a quaternion (x, y, z, w); size (3,) m: box extents along the object axes (max - min of the
     points in the object frame); point_count: points of the object; indices (point_count,) into the
     flattened input cloud; probabilities (K,): the class probabilities over `classifier.classes` (for top-k
-    hypotheses).
+    hypotheses). With pose refinement (a mesh catalog): translation (3,) m, the origin of the class mesh in the
+    sensor frame (with `rotation`, the pose of the mesh frame: where grasps defined on the mesh go), and
+    fit_rms_m, the fit's RMS distance; None without.
     """
     label: str
     score: float
@@ -50,6 +53,8 @@ class Detection:
     point_count: int
     indices: np.ndarray
     probabilities: np.ndarray = None
+    translation: np.ndarray = None
+    fit_rms_m: float = None
 
 
 def _read_yaml(path):
@@ -68,7 +73,7 @@ def _read_yaml(path):
 def load_pipeline_config(config=None):
     """The pipeline configuration as a dict: the packaged defaults with `config` merged over them.
 
-    config: None | path to a YAML file | dict. `segmentation` and `classifier` merge per sub-key; unknown
+    config: None | path to a YAML file | dict. `segmentation`, `classifier` and `pose_refinement` merge per sub-key; unknown
     top-level keys raise ValueError.
     """
     merged = _read_yaml(DEFAULT_CONFIG_PATH)
@@ -84,6 +89,19 @@ def load_pipeline_config(config=None):
         else:
             merged[key] = value
     return merged
+
+
+def with_mesh_refinement(classifier, settings):
+    """`classifier` wrapped in a `MeshRefinedClassifier` when `settings` (the `pose_refinement` section) names
+    a mesh `catalog`; unchanged otherwise (or when already wrapped). Other keys: `source`, `level` (of the
+    catalog) and the `MeshPoseRefiner` settings."""
+    settings = dict(settings or {})
+    catalog = settings.pop("catalog", None)
+    if not catalog or hasattr(classifier, "refiner"):
+        return classifier
+    from vn_perception.perception.mesh_pose import MeshPoseRefiner, MeshRefinedClassifier
+    refiner = MeshPoseRefiner.from_catalog(catalog, classes=classifier.classes, **settings)
+    return MeshRefinedClassifier(classifier, refiner)
 
 
 def _oriented_box(points, rotation):
@@ -151,6 +169,7 @@ class ScenePipeline:
             from vn_perception.classifier import ObjectClassifier
             settings = values.get("classifier") or {}
             classifier = ObjectClassifier.load(settings.get("model_path"), device=settings.get("device", "auto"))
+        classifier = with_mesh_refinement(classifier, values.get("pose_refinement"))
         return cls(SegmentationConfig.from_dict(values.get("segmentation")), classifier,
                    values.get("min_score", 0.0), values.get("max_objects", 20), values.get("num_points", 1024))
 
@@ -191,7 +210,8 @@ class ScenePipeline:
                 label=prediction.label, score=float(prediction.score), position=centre, rotation=rotation,
                 orientation_xyzw=Rotation.from_matrix(rotation).as_quat(), size=size,
                 point_count=len(cluster), indices=cluster.indices,
-                probabilities=np.asarray(prediction.probabilities, dtype=np.float64)))
+                probabilities=np.asarray(prediction.probabilities, dtype=np.float64),
+                translation=getattr(prediction, "translation", None), fit_rms_m=getattr(prediction, "fit_rms_m", None)))
         clock.lap("boxes")
         clock.total()
         self.timings = _with_substages(result.timings, clock.timings)

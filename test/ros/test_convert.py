@@ -155,3 +155,20 @@ def test_label_info_and_diagnostic_status():
     assert status.level == DiagnosticStatus.WARN
     assert {kv.key: kv.value for kv in status.values} == {"malformed": "2", "latency_mean_ms": "12.346",
                                                           "device": "cpu"}
+
+
+def test_refined_detection_publishes_the_mesh_frame_pose(rotation):
+    """With pose refinement the results' pose is the mesh frame's (rotation + mesh origin, moved into the
+    published frame); the box keeps its own centre."""
+    detection = _detection("mug", 0.9, rotation)
+    detection.translation = np.array([0.12, -0.18, 0.95])
+    frame_rotation = Rotation.from_euler("z", 30, degrees=True).as_matrix()
+    frame_translation = np.array([0.5, 0.0, 1.0])
+    message = convert.detection_array([detection], _header("base_link"), ["mug"], [Symmetry.parse("none")],
+                                      frame_transform=(frame_rotation, frame_translation))
+    box, pose = message.detections[0].bbox.center, message.detections[0].results[0].pose.pose
+    expected = frame_rotation @ detection.translation + frame_translation
+    assert [pose.position.x, pose.position.y, pose.position.z] == pytest.approx(list(expected))
+    assert [box.position.x, box.position.y, box.position.z] == pytest.approx(
+        list(frame_rotation @ detection.position + frame_translation))
+    assert pose.orientation == box.orientation

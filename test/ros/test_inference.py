@@ -67,3 +67,31 @@ def test_compile_model_compiles_the_classifier_and_keeps_the_detections(model_pa
     assert not retried
     assert [d.label for d in detections] == [d.label for d in expected]
     assert np.allclose([d.score for d in detections], [d.score for d in expected], atol=1e-4)
+
+
+def test_mesh_catalog_gives_mesh_frame_poses_close_to_the_ground_truth(model_path, points):
+    """mesh_catalog = the shared catalog (ycbv): every detection of a class with a mesh carries the mesh
+    origin; on the first real frame the correctly labelled objects sit where the annotation puts them."""
+    from vn_perception.data.paths import real_dev_file, shared_catalog_dir
+    from vn_perception.data.ycbv_frames import read_ycbv_frames
+    from vn_perception.models.symmetry import rotation_error_deg
+    if not shared_catalog_dir().exists() or model_path:
+        pytest.skip("needs the shared catalog and the shipped model")
+    inference = Inference(model_path, "cpu", shipped_segmentation(), mesh_catalog=str(shared_catalog_dir()),
+                          mesh_source="ycbv")
+    assert len(inference.mesh_classes) == 21
+    detections, _ = inference.run(points)
+    (frame,) = read_ycbv_frames(real_dev_file(), [0])
+    matched = []
+    for d in detections:
+        assert d.translation.shape == (3,) and d.fit_rms_m >= 0
+        truth = min(frame.objects, key=lambda o: np.linalg.norm(o.translation - d.translation))
+        if truth.name == d.label:
+            symmetry = inference.classifier.symmetries[inference.classifier.classes.index(d.label)]
+            matched.append((rotation_error_deg(d.rotation, truth.rotation, symmetry),
+                            np.linalg.norm(truth.translation - d.translation)))
+    assert len(matched) >= 3
+    errors = np.array(matched)
+    assert np.median(errors[:, 0]) < 15.0 and np.median(errors[:, 1]) < 0.02
+    with pytest.raises(ModelLoadError, match="cannot load the meshes"):
+        Inference(model_path, "cpu", shipped_segmentation(), mesh_catalog=str(shared_catalog_dir() / "nowhere"))

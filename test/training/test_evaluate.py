@@ -18,10 +18,10 @@ from vn_perception.training.real import real_objects
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 
 
-def _checkpoint(path, protocol, config):
+def _checkpoint(path, protocol, config, symmetries=("discrete:z:2", "continuous:z")):
     torch.manual_seed(0)
     return save_checkpoint(path, build_model(config), {
-        "classes": ["box", "can"], "symmetries": ["discrete:z:2", "continuous:z"], "model_config": config,
+        "classes": ["box", "can"], "symmetries": list(symmetries), "model_config": config,
         "preprocessing": {"num_points": 64, "centering": "mean"},
         "training": {"options": {"protocol": protocol}}})
 
@@ -70,3 +70,22 @@ def test_real_frames_give_points_on_the_posed_model():
         surface = cKDTree(trimesh.sample.sample_surface(meshes[o.name], 20000, seed=0)[0])
         in_object = (o.points - o.translation) @ o.rotation          # R^T (p - t)
         assert np.median(surface.query(in_object)[0]) < 0.005
+
+
+def test_mesh_refine_adds_a_row_per_checkpoint_with_fitted_rotations(tiny_catalog, tiny_model_config, tmp_path):
+    """--mesh-refine: each checkpoint also scored with the catalog's meshes fitted by ICP; same class decisions,
+    rotations from the fit (an untrained network's rotation is arbitrary; the fitted one is not)."""
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    # scored with the meshes' full symmetry groups (a box is D2; a can also flips end over end)
+    path = _checkpoint(tmp_path / "so3" / "model.pt", "so3", tiny_model_config, ("box", "continuous:z:flip"))
+    args = parser.parse_args([str(path), "--catalog", str(tiny_catalog), "--views", "6", "--real", "",
+                              "--protocols", "so3", "--out", str(tmp_path / "report"), "--mesh-refine",
+                              "--cache-dir", str(tmp_path / "cache"), "--quiet", "--device", "cpu"])
+    results = evaluate(args)
+    plain, refined = results.values()
+    assert list(results)[1] == list(results)[0] + " + mesh ICP"
+    a, b = plain["tests"]["so3"], refined["tests"]["so3"]
+    assert a["correct"] == b["correct"] and any(a["correct"])
+    correct = np.array(a["correct"])
+    assert np.median(np.array(b["errors_deg"])[correct]) < 10.0 < np.median(np.array(a["errors_deg"])[correct])

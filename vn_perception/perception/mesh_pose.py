@@ -19,7 +19,8 @@ Why: the network's best hypothesis is often right to ~15 deg while its most conf
 of a nearly symmetric object; the mesh tells the flips apart wherever the visible surface differs, and ICP
 removes the last degrees. Needs the meshes of the training catalog at run time (the checkpoint has none).
 """
-from dataclasses import dataclass, replace
+import copy
+from dataclasses import dataclass
 
 import numpy as np
 import trimesh
@@ -27,9 +28,12 @@ from scipy.spatial import cKDTree
 
 from vn_perception.constants import EPS
 from vn_perception.data.catalog import load_catalog
+from vn_perception.models.heads import spread_rotations
 
 #: fewest object points a fit accepts (a plane of a few points fits anything)
 MIN_FIT_POINTS = 16
+#: the 24 rotations of the cube group `[24, 3, 3]`: the starts tried around a single predicted rotation
+CUBE_GROUP = spread_rotations(24)
 
 
 @dataclass
@@ -103,12 +107,17 @@ class MeshPoseRefiner:
             cKDTree(points)
 
     @classmethod
-    def from_catalog(cls, path, source=None, level="instance", **settings):
-        """A refiner for the meshes of a catalog folder (`data.catalog.load_catalog` arguments)."""
+    def from_catalog(cls, path, source=None, level="instance", classes=None, **settings):
+        """A refiner for the meshes of a catalog folder (`data.catalog.load_catalog` arguments); `classes`:
+        keep only these class names (a classifier's `classes`). ValueError when no mesh is left."""
         catalog = load_catalog(path, source=source, level=level)
         meshes = {}
         for entry in catalog.entries:
-            meshes.setdefault(entry.label, []).append(entry.load_mesh())
+            if classes is None or entry.label in classes:
+                meshes.setdefault(entry.label, []).append(entry.load_mesh())
+        if not meshes:
+            raise ValueError(f"{path}: no mesh of the classes {', '.join(list(classes or [])[:5])} ... "
+                             "(the catalog must name its meshes with the classifier's class names)")
         return cls(meshes, **settings)
 
     @property
@@ -150,52 +159,62 @@ class MeshPoseRefiner:
     def _step(self, points, samples, normals, tree, rotation, translation):
         """One damped point-to-plane Gauss-Newton step for every (rotation, translation) `[H, 3, 3]`, `[H, 3]`."""
         h = len(rotation)
-        local = np.einsum("hmi,hij->hmj", points[None] - translation[:, None], rotation)    # R^T (p - t)
+        local = np.matmul(points[None] - translation[:, None], rotation)                   # R^T (p - t), [H, M, 3]
         distance, nearest = tree.query(local.reshape(-1, 3))
         distance, nearest = distance.reshape(h, -1), nearest.reshape(h, -1)
-        weights = (distance <= np.quantile(distance, self.trim, axis=1, keepdims=True)).astype(np.float64)
+        kth = max(1, int(round(self.trim * distance.shape[1]))) - 1
+        threshold = np.partition(distance, kth, axis=1)[:, kth:kth + 1]
+        weights = (distance <= threshold).astype(np.float64)[..., None]                   # [H, M, 1]
         n = normals[nearest]                                                               # [H, M, 3]
-        residual = np.einsum("hmi,hmi->hm", local - samples[nearest], n)
+        residual = ((local - samples[nearest]) * n).sum(axis=2, keepdims=True)             # [H, M, 1]
         jacobian = np.concatenate((np.cross(local, n), n), axis=2)                         # [H, M, 6]
-        normal_matrix = np.einsum("hm,hmi,hmj->hij", weights, jacobian, jacobian)
+        weighted = np.swapaxes(jacobian * weights, 1, 2)                                   # [H, 6, M]
+        normal_matrix = weighted @ jacobian                                                # [H, 6, 6]
         damping = 1e-6 * np.trace(normal_matrix, axis1=1, axis2=2)[:, None, None] + EPS
-        update = np.linalg.solve(normal_matrix + damping * np.eye(6),
-                                 -np.einsum("hm,hmi,hm->hi", weights, jacobian, residual)[..., None])[..., 0]
+        update = np.linalg.solve(normal_matrix + damping * np.eye(6), -(weighted @ residual))[..., 0]
         delta = small_rotation(update[:, :3])                  # local' = delta local + v
         rotation = nearest_rotation(rotation @ np.swapaxes(delta, 1, 2))
         return rotation, translation - np.einsum("hij,hj->hi", rotation, update[:, 3:])
 
     def _rms(self, points, tree, rotation, translation):
         """Trimmed RMS distance `[H]` of the points to the mesh samples posed by each (rotation, translation)."""
-        local = np.einsum("hmi,hij->hmj", points[None] - translation[:, None], rotation)
+        local = np.matmul(points[None] - translation[:, None], rotation)
         distance = tree.query(local.reshape(-1, 3))[0].reshape(len(rotation), -1)
         kept = np.sort(distance, axis=1)[:, :max(1, int(round(self.trim * distance.shape[1])))]
         return np.sqrt((kept ** 2).mean(axis=1))
 
 
 class MeshRefinedClassifier:
-    """An `ObjectClassifier` whose predictions carry mesh-refined poses: same `predict`, `classes`,
-    `symmetries`, `num_points`, `MIN_POINTS`; each `Prediction` gets `rotation` = the fitted rotation,
-    `translation` (mesh origin in the sensor frame, m) and `fit_rms_m`. A class without a mesh keeps the
-    network's rotation (translation None)."""
+    """An `ObjectClassifier` whose predictions carry mesh-refined poses: same `predict` (and every other
+    attribute: `classes`, `symmetries`, `num_points`, `device`, `compile` ... are the classifier's); each
+    prediction gets `rotation` = the fitted rotation, `translation` (mesh origin in the sensor frame, m) and
+    `fit_rms_m`. Starts: the prediction's `rotation_hypotheses`, or for a single-rotation model its rotation
+    turned by each of the 24 rotations of the cube group (a box's axes are then all tried). A class without a mesh keeps the network's rotation (translation None); `missing` lists them."""
 
     def __init__(self, classifier, refiner):
         self.classifier, self.refiner = classifier, refiner
-        self.classes, self.symmetries = classifier.classes, classifier.symmetries
-        self.num_points, self.metadata = classifier.num_points, getattr(classifier, "metadata", {})
-        self.MIN_POINTS = max(getattr(classifier, "MIN_POINTS", 1), MIN_FIT_POINTS)
-        self.missing = sorted(set(self.classes) - set(refiner.classes))
+        self.missing = sorted(set(classifier.classes) - set(refiner.classes))
+
+    def __getattr__(self, name):
+        if name in ("classifier", "refiner"):       # not yet set (copy / unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.classifier, name)
+
+    @property
+    def MIN_POINTS(self):                          # noqa: N802 - the classifier API's name
+        return max(getattr(self.classifier, "MIN_POINTS", 1), MIN_FIT_POINTS)
 
     def predict(self, clouds):
         clouds = list(clouds)
-        predictions = self.classifier.predict(clouds)
         out = []
-        for cloud, prediction in zip(clouds, predictions):
-            if prediction.label not in self.refiner.surfaces:
-                out.append(prediction)
-                continue
-            hypotheses = (prediction.rotation_hypotheses if prediction.rotation_hypotheses is not None
-                          else prediction.rotation[None])
-            fit = self.refiner.fit(np.asarray(cloud, dtype=np.float64), prediction.label, hypotheses)
-            out.append(replace(prediction, rotation=fit.rotation, translation=fit.translation, fit_rms_m=fit.rms_m))
+        for cloud, prediction in zip(clouds, self.classifier.predict(clouds)):
+            if prediction.label in self.refiner.surfaces:
+                hypotheses = getattr(prediction, "rotation_hypotheses", None)
+                if hypotheses is None:             # one rotation: start from it and its 23 cube-group turns
+                    hypotheses = np.asarray(prediction.rotation, dtype=np.float64) @ CUBE_GROUP
+                fit = self.refiner.fit(np.asarray(cloud, dtype=np.float64), prediction.label, hypotheses)
+                prediction = copy.copy(prediction)
+                prediction.rotation, prediction.translation, prediction.fit_rms_m = \
+                    fit.rotation, fit.translation, fit.rms_m
+            out.append(prediction)
         return out

@@ -162,12 +162,20 @@ def detection_array(detections, header, classes, symmetries=None, top_k=1, frame
     frame_transform: optional (R (3, 3), t (3,)) cloud frame -> published frame.
     rotation_std: per-axis rotation sigma (rad) of the classifier (`rotation_std_rad`).
     Each Detection3D: `id` = its index in this message; results = top-k hypotheses, all carrying the same
-    pose with covariance; bbox.center = that pose, bbox.size = the box sides (m).
+    pose with covariance; bbox.center = the oriented box's pose, bbox.size = the box sides (m). The results'
+    pose is the box's too, except with pose refinement (`detection.translation` set): then it is the pose of
+    the class mesh's frame (rotation + mesh origin), where grasps defined on the mesh apply.
     """
     message = Detection3DArray(header=header)
     for index, detection in enumerate(detections):
         rotation, position = _pose_in_frame(detection, frame_transform)
         pose = _pose_msg(rotation, position)
+        object_pose = pose
+        if getattr(detection, "translation", None) is not None:
+            origin = np.asarray(detection.translation, dtype=np.float64).reshape(3)
+            if frame_transform is not None:
+                origin = np.asarray(frame_transform[0], dtype=np.float64) @ origin + np.asarray(frame_transform[1])
+            object_pose = _pose_msg(rotation, origin)
         covariance = pose_covariance(rotation, detection.size, detection.point_count,
                                      _symmetry_of(symmetries, classes, str(detection.label)), rotation_std)
         size = np.abs(np.asarray(detection.size, dtype=np.float64)).reshape(3)
@@ -176,7 +184,7 @@ def detection_array(detections, header, classes, symmetries=None, top_k=1, frame
             id=str(index),
             bbox=BoundingBox3D(center=pose, size=Vector3(x=float(size[0]), y=float(size[1]), z=float(size[2]))),
             results=[ObjectHypothesisWithPose(hypothesis=ObjectHypothesis(class_id=label, score=score),
-                                              pose=PoseWithCovariance(pose=pose, covariance=covariance))
+                                              pose=PoseWithCovariance(pose=object_pose, covariance=covariance))
                      for label, score in top_hypotheses(detection, classes, top_k)]))
     return message
 

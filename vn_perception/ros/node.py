@@ -77,13 +77,18 @@ class VnPerceptionNode(Node):
         settings = self._settings
         try:
             inference = Inference(settings.model_path, settings.device, settings.segmentation, pipeline_factory,
-                                  settings.cpu_threads, settings.compile)
+                                  settings.cpu_threads, settings.compile, settings.mesh_catalog, settings.mesh_source)
         except ModelLoadError as e:
             raise StartupError(str(e)) from e
         if inference.compile_error:
             self.get_logger().warning(inference.compile_error)
         elif inference.compiled:
             self.get_logger().info("classifier compiled (torch.compile)")
+        if inference.mesh_classes:
+            missing = sorted(set(inference.classifier.classes) - set(inference.mesh_classes))
+            self.get_logger().info(f"pose refinement with the meshes of {settings.mesh_catalog}: "
+                                   f"{len(inference.mesh_classes)} classes"
+                                   + (f"; no mesh (network rotation only): {', '.join(missing)}" if missing else ""))
         if inference.cuda_fell_back:
             self.get_logger().warning(f"device {settings.device!r} requested but CUDA is not available: "
                                       "running on the CPU")

@@ -59,6 +59,11 @@ _NODE_PARAMETERS = [
     ParamSpec("compile", False, "torch.compile the classifier at start-up (faster inference; the first start "
               "compiles for about a minute and needs a C++ compiler; falls back to uncompiled with a warning)",
               read_only=True),
+    ParamSpec("mesh_catalog", "", "folder of the class meshes (catalog.csv, or meshes + labels file, named by "
+              "the classifier's classes); set: each object's mesh is aligned to its points (ICP from the rotation "
+              "hypotheses) and results[].pose is the pose of the mesh frame; '' = off", read_only=True),
+    ParamSpec("mesh_source", "", "catalog.csv only: the source whose meshes to use (e.g. ycbv); '' = every source",
+              read_only=True),
     ParamSpec("min_score", 0.2, "detections whose class score is below this are not published", (0.0, 1.0)),
     ParamSpec("top_k", 1, "class hypotheses per detection (results[]), best first", (1, 1000)),
     ParamSpec("publish_markers", True, "publish ~/markers (boxes, labels, axes) for RViz"),
@@ -110,6 +115,8 @@ class Settings:
     device: str
     cpu_threads: int
     compile: bool
+    mesh_catalog: str
+    mesh_source: str
     min_score: float
     top_k: int
     publish_markers: bool

@@ -12,6 +12,9 @@ Every checkpoint is run through `ObjectClassifier` (the deployment path) on
 Metrics: top-1 accuracy, per-class accuracy, confusion matrix, symmetry-aware rotation error (angle of
 R_pred R_gt^T minimised over the true class's symmetries; median over all samples of a set, and over the
 correctly classified ones). The report folder holds summary.md, metrics.json and PNG plots.
+`--mesh-refine`: every checkpoint is also scored with mesh pose refinement (`perception.mesh_pose`: the
+catalog's mesh of the predicted class aligned to the points by ICP from the network's rotation hypotheses),
+as a second row "<name> + mesh ICP"; the class decision is the network's in both rows.
 """
 import argparse
 import json
@@ -24,6 +27,7 @@ from tqdm.auto import tqdm
 from vn_perception.classifier import ObjectClassifier
 from vn_perception.data.catalog import load_catalog
 from vn_perception.data.dataset import make_view_set
+from vn_perception.perception.mesh_pose import MeshPoseRefiner, MeshRefinedClassifier
 from vn_perception.data.paths import real_dev_file, shared_catalog_dir
 from vn_perception.data.views import PROTOCOLS, ViewConfig
 from vn_perception.evaluation.metrics import rotation_summary
@@ -57,6 +61,8 @@ def add_arguments(parser):
     parser.add_argument("--out", default="reports/evaluate", help="report folder")
     parser.add_argument("--confusion-plots", type=int, default=-1,
                         help="confusion matrices and rotation-error CDF for the first N checkpoints only (-1: all)")
+    parser.add_argument("--mesh-refine", action="store_true",
+                        help="also score each checkpoint with mesh pose refinement (ICP of the catalog's meshes)")
     parser.add_argument("--quiet", action="store_true")
 
 
@@ -188,21 +194,30 @@ def evaluate(args):
     """Evaluate every checkpoint of `args`; writes the report folder and returns the results dict."""
     catalog = load_catalog(args.catalog, source=None if args.source in ("all", "") else args.source,
                            level=args.level)
-    objects = None
+    objects, refiner = None, None
+    meshes = {e.label: e.load_mesh() for e in catalog.entries} if args.real or args.mesh_refine else {}
     if args.real:
-        meshes = {e.label: e.load_mesh() for e in catalog.entries}
         objects = real_objects(args.real, meshes, min_visibility=args.min_visibility)
+    if args.mesh_refine:
+        grouped = {}
+        for entry in catalog.entries:
+            grouped.setdefault(entry.label, []).append(meshes[entry.label] if args.level == "instance"
+                                                       else entry.load_mesh())
+        refiner = MeshPoseRefiner(grouped)
     names = args.names or []
     results = {}
     for i, path in enumerate(tqdm(args.checkpoints, desc="checkpoints", disable=args.quiet)):
-        classifier = ObjectClassifier.load(path, device=args.device)
-        name = names[i] if i < len(names) else _display_name(classifier, path)
-        tests = {p: evaluate_synthetic(classifier, catalog, p, args.views, args.seed, args.cache_dir,
-                                       not args.quiet) for p in args.protocols}
-        if objects:
-            tests[REAL] = evaluate_real(classifier, objects)
-        protocol = classifier.metadata.get("training", {}).get("options", {}).get("protocol")
-        results[name] = {"train_protocol": protocol, "path": str(path), "tests": tests}
+        loaded = ObjectClassifier.load(path, device=args.device)
+        name = names[i] if i < len(names) else _display_name(loaded, path)
+        variants = [(name, loaded)] + ([(f"{name} + mesh ICP", MeshRefinedClassifier(loaded, refiner))]
+                                       if refiner is not None else [])
+        for variant, classifier in variants:
+            tests = {p: evaluate_synthetic(classifier, catalog, p, args.views, args.seed, args.cache_dir,
+                                           not args.quiet) for p in args.protocols}
+            if objects:
+                tests[REAL] = evaluate_real(classifier, objects)
+            protocol = loaded.metadata.get("training", {}).get("options", {}).get("protocol")
+            results[variant] = {"train_protocol": protocol, "path": str(path), "tests": tests}
     settings = {"catalog": f"{args.catalog} (source {args.source}, {args.level} level)",
                 "test views": f"{args.views} per object and protocol, seed {args.seed} (split 'test')",
                 "real frames": f"{args.real or 'none'} (visibility >= {args.min_visibility}; "
