@@ -348,3 +348,35 @@ def test_start_up_refusals_name_the_reason(ros, tmp_path_factory):
         process.stop()
         assert status == 1, f"{name}: exit status {status}\n{log}"
         assert "cannot start" in log and cases[name][1] in log, f"{name}:\n{log}"
+
+
+# ------------------------------------------------------------------------------------------ mesh poses
+def test_mesh_catalog_publishes_the_mesh_frame_pose(ros, points, model_path, tmp_path_factory):
+    """mesh_catalog set: results[].pose is the fitted mesh frame (as the same pipeline computes in this
+    process), bbox.center stays the oriented box."""
+    from vision_msgs.msg import Detection3DArray
+    from vn_perception.data.paths import shared_catalog_dir
+    from vn_perception.ros.inference import Inference
+    from vn_perception.ros.params import shipped_segmentation
+    catalog = shared_catalog_dir()
+    if not catalog.exists():
+        pytest.skip(f"shared catalog not found: {catalog}")
+    reference = Inference(model_path, "cpu", shipped_segmentation(), mesh_catalog=str(catalog), mesh_source="ycbv")
+    expected_detections, _ = reference.run(points)
+    process = _start(tmp_path_factory, "meshes", model_path, "-p", f"mesh_catalog:={catalog}",
+                     "-p", "mesh_source:=ycbv", "-r", "__ns:=/meshes")
+    try:
+        assert "pose refinement with the meshes of" in process.log()
+        detections = ros.collect(Detection3DArray, "/meshes/vn_perception/detections")
+        message = _answer(detections, _cloud_publisher(ros, "/meshes/points"), _cloud(points, _stamp(900)))
+        assert message is not None, f"no answer:\n{process.log()}"
+        assert [d.results[0].hypothesis.class_id for d in message.detections] == [d.label for d in expected_detections]
+        for detection, reference_detection in zip(message.detections, expected_detections):
+            pose, box = detection.results[0].pose.pose, detection.bbox.center
+            assert [pose.position.x, pose.position.y, pose.position.z] == pytest.approx(
+                list(reference_detection.translation), abs=1e-5)
+            assert [box.position.x, box.position.y, box.position.z] == pytest.approx(
+                list(reference_detection.position), abs=1e-5)
+            assert pose.orientation == box.orientation
+    finally:
+        process.stop()
