@@ -91,8 +91,10 @@ def _model_metadata(model):
 
 
 def prediction_poses(detections, min_score):
-    """Pipeline `Detection`s -> ObjectPoses (those scoring at least `min_score`)."""
-    return [ObjectPose(d.label, d.rotation, d.position, d.size, d.score) for d in detections if d.score >= min_score]
+    """Pipeline `Detection`s -> ObjectPoses (those scoring at least `min_score`); the position is the mesh
+    origin where pose refinement gave one (as the node publishes in results[].pose), else the box centre."""
+    return [ObjectPose(d.label, d.rotation, d.position if d.translation is None else d.translation, d.size, d.score)
+            for d in detections if d.score >= min_score]
 
 
 def evaluate_offline(args, evaluation, pipeline):
