@@ -101,3 +101,16 @@ def test_live_report(tiny_bag, tmp_path, model_argument):
     check_report(out, answered, expected_truth)
     latency = np.array([r["timings_s"]["end_to_end"] for r in metrics["frame_records"]])
     assert np.all((latency > 0) & (latency < 30))
+
+
+def test_prediction_poses_use_the_mesh_origin_when_refined():
+    from vn_perception.pipeline import Detection
+    from vn_perception.tools.bag_eval import prediction_poses
+    common = dict(orientation_xyzw=np.array([0.0, 0.0, 0.0, 1.0]), rotation=np.eye(3), size=np.ones(3),
+                  point_count=40, indices=np.arange(40))
+    box = Detection("mug", 0.9, np.array([0.0, 0.0, 1.0]), **common)
+    refined = Detection("mug", 0.9, np.array([0.0, 0.0, 1.0]), translation=np.array([0.01, 0.0, 1.03]), **common)
+    low = Detection("can", 0.1, np.array([0.2, 0.0, 1.0]), **common)
+    poses = prediction_poses([box, refined, low], min_score=0.5)
+    assert [p.label for p in poses] == ["mug", "mug"]
+    assert np.allclose(poses[0].position, [0.0, 0.0, 1.0]) and np.allclose(poses[1].position, [0.01, 0.0, 1.03])
