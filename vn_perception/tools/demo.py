@@ -38,6 +38,10 @@ def add_arguments(parser):
     parser.add_argument("--model", default="", help="classifier checkpoint ('' = the shipped default)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
     parser.add_argument("--rate", type=float, default=1.0, help="playback speed (1 = as recorded)")
+    parser.add_argument("--mesh-catalog", default="auto",
+                        help="folder of the class meshes for pose refinement (the node's mesh_catalog); 'auto' = "
+                             "the shared catalog when it is there, '' = off")
+    parser.add_argument("--mesh-source", default="ycbv", help="catalog.csv source of the meshes (mesh_source)")
     parser.add_argument("--make-scene", action="store_true",
                         help="render the scene asset anew from the shared catalog (developers), then stop")
 
@@ -157,6 +161,16 @@ def plot_detections(path, camera, cloud, detections, truth, title):
 
 
 # ------------------------------------------------------------------------------------------- run
+def mesh_catalog(option):
+    """The mesh catalog folder the demo passes to the node: `option`, or for 'auto' the shared catalog when it
+    exists ('' = off)."""
+    if option != "auto":
+        return option
+    from vn_perception.data.paths import shared_catalog_dir
+    folder = shared_catalog_dir()
+    return str(folder) if (folder / "catalog.csv").is_file() else ""
+
+
 def run(args):
     from vn_perception.evaluation.live import LiveError, NodeProcess, confinement_problem, play_into_node
     from vn_perception.evaluation.metrics import Evaluation
@@ -185,7 +199,11 @@ def run(args):
     metadata = load_checkpoint(args.model or DEFAULT_MODEL_PATH).metadata
     print(f"[2/3] starting vn_perception_node (model: {args.model or 'shipped default'}, "
           f"{len(metadata['classes'])} classes) and replaying {len(stamps)} clouds")
-    node = NodeProcess(out / "node.log", CLOUD_TOPIC, args.model, args.device)
+    meshes = mesh_catalog(args.mesh_catalog)
+    print("      pose refinement: " + (f"meshes of {meshes} (source {args.mesh_source})" if meshes else
+                                       "off (no mesh catalog; --mesh-catalog PATH turns it on)"))
+    extra = {"mesh_catalog": meshes, "mesh_source": args.mesh_source} if meshes else {}
+    node = NodeProcess(out / "node.log", CLOUD_TOPIC, args.model, args.device, extra_parameters=extra)
     try:
         with tqdm(total=len(stamps), desc="replay", unit="cloud") as bar:
             result = play_into_node(bag, node, CLOUD_TOPIC, CLOCK_TOPIC, DETECTIONS_TOPIC, args.rate,
@@ -215,7 +233,8 @@ def run(args):
                     f"vn_perception demo, frame {k + 1}/{len(stamps)}")
     summary = evaluation.summary()
     write_report(out / "report", summary, "vn-perception demo (live node)",
-                 {"scene": str(args.scene), "model": args.model or "shipped default", "device": args.device},
+                 {"scene": str(args.scene), "model": args.model or "shipped default", "device": args.device,
+                  "pose refinement": meshes or "off"},
                  name="demo")
     print(f"\nEvaluation over {len(result.answers)} frames: {headline(summary)}")
     print(f"Picture: {png}\nReport:  {out / 'report' / 'summary.md'}\nBag:     {bag} "
