@@ -4,9 +4,10 @@
         target_frame:=base_link device:=cuda
     ros2 launch vn_perception vn_perception.launch.py use_sim_time:=true     # with `ros2 bag play --clock`
 
-Arguments (target_frame, device and model_path override the parameter file): config (parameter file),
-input_topic (remaps the node's `points` input; several cameras: list them in the config's input_topics),
-target_frame, device, model_path, use_sim_time, namespace, fastdds_profile
+Arguments (target_frame, device, model_path, mesh_catalog and mesh_source override the parameter file): config
+(parameter file), input_topic (remaps the node's `points` input; several cameras: list them in the config's
+input_topics), target_frame, device, model_path, mesh_catalog / mesh_source (class meshes for full mesh-frame
+poses, e.g. mesh_catalog:=<data>/catalog mesh_source:=ycbv), use_sim_time, namespace, fastdds_profile
 (a Fast DDS XML profile for large clouds, e.g. this package's config/fastdds_large_messages.xml, exported for
 the processes this launch starts; '' = keep the environment's; the camera driver needs the same profile).
 Outputs: <namespace>/vn_perception/{detections,markers,label_info}, /diagnostics.
@@ -34,6 +35,10 @@ def generate_launch_description():
         DeclareLaunchArgument("device", default_value="auto", description="auto | cpu | cuda | cuda:N"),
         DeclareLaunchArgument("model_path", default_value="",
                               description="classifier checkpoint; '' = the shipped model"),
+        DeclareLaunchArgument("mesh_catalog", default_value="",
+                              description="folder of the class meshes for pose refinement; '' = off"),
+        DeclareLaunchArgument("mesh_source", default_value="",
+                              description="catalog.csv source of the meshes (e.g. ycbv); '' = every source"),
         DeclareLaunchArgument("use_sim_time", default_value="false",
                               description="take time from /clock (bag replay with --clock)"),
         DeclareLaunchArgument("namespace", default_value="", description="namespace of the node"),
@@ -55,6 +60,8 @@ def generate_launch_description():
                 "target_frame": ParameterValue(LaunchConfiguration("target_frame"), value_type=str),
                 "device": ParameterValue(LaunchConfiguration("device"), value_type=str),
                 "model_path": ParameterValue(LaunchConfiguration("model_path"), value_type=str),
+                "mesh_catalog": ParameterValue(LaunchConfiguration("mesh_catalog"), value_type=str),
+                "mesh_source": ParameterValue(LaunchConfiguration("mesh_source"), value_type=str),
                 "use_sim_time": ParameterValue(LaunchConfiguration("use_sim_time"), value_type=bool),
             },
         ],
