@@ -119,3 +119,36 @@ def test_from_catalog_folder_and_the_classifier_wrapper(tmp_path):
             assert b.translation.shape == (3,) and b.fit_rms_m >= 0.0
         else:                              # no mesh for this class: the network's prediction unchanged
             assert b.translation is None and np.array_equal(a.rotation, b.rotation)
+
+
+class _FixedClassifier:
+    """Stand-in classifier API: the same probabilities for every cloud, no rotation hypotheses."""
+    MIN_POINTS = 32
+    classes = ["can", "box"]
+
+    def __init__(self, probabilities):
+        self.probabilities = np.asarray(probabilities, dtype=np.float64)
+
+    def predict(self, clouds):
+        from vn_perception.classifier import Prediction
+        k = int(np.argmax(self.probabilities))
+        return [Prediction(self.classes[k], k, float(self.probabilities[k]), self.probabilities.copy(), np.eye(3),
+                           np.asarray(c).mean(axis=0)) for c in clouds]
+
+
+def test_second_candidate_wins_when_its_mesh_fits_better():
+    box = trimesh.creation.box((0.10, 0.06, 0.04))
+    refiner = MeshPoseRefiner({"can": trimesh.creation.cylinder(radius=0.03, height=0.12, sections=32), "box": box})
+    points, R, t = _view(box, 3)
+    wrapped = MeshRefinedClassifier(_FixedClassifier([0.6, 0.4]), refiner)
+    (p,) = wrapped.predict([points])
+    assert p.label == "box" and p.index == 1 and p.score == p.probabilities[1] > 0.9
+    assert p.probabilities.sum() == pytest.approx(1.0)
+    assert rotation_error_deg(p.rotation, R, "box") < 3.0 and np.linalg.norm(p.translation - t) < 0.005
+    # a second class below min_probability is not tried; one candidate keeps the network's label
+    for classifier in (MeshRefinedClassifier(_FixedClassifier([0.99, 0.01]), refiner),
+                       MeshRefinedClassifier(_FixedClassifier([0.6, 0.4]), refiner, candidates=1)):
+        (p,) = classifier.predict([points])
+        assert p.label == "can" and p.translation is not None
+    with pytest.raises(ValueError, match="candidates"):
+        MeshRefinedClassifier(_FixedClassifier([0.5, 0.5]), refiner, candidates=0)

@@ -73,8 +73,9 @@ def test_real_frames_give_points_on_the_posed_model():
 
 
 def test_mesh_refine_adds_a_row_per_checkpoint_with_fitted_rotations(tiny_catalog, tiny_model_config, tmp_path):
-    """--mesh-refine: each checkpoint also scored with the catalog's meshes fitted by ICP; same class decisions,
-    rotations from the fit (an untrained network's rotation is arbitrary; the fitted one is not)."""
+    """--mesh-refine: each checkpoint also scored with the catalog's meshes fitted by ICP. The untrained network
+    calls every view a can with an arbitrary rotation; the fits of the two most probable classes' meshes put
+    most boxes right and give accurate rotations."""
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     # scored with the meshes' full symmetry groups (a box is D2; a can also flips end over end)
@@ -86,6 +87,6 @@ def test_mesh_refine_adds_a_row_per_checkpoint_with_fitted_rotations(tiny_catalo
     plain, refined = results.values()
     assert list(results)[1] == list(results)[0] + " + mesh ICP"
     a, b = plain["tests"]["so3"], refined["tests"]["so3"]
-    assert a["correct"] == b["correct"] and any(a["correct"])
-    correct = np.array(a["correct"])
-    assert np.median(np.array(b["errors_deg"])[correct]) < 10.0 < np.median(np.array(a["errors_deg"])[correct])
+    assert b["accuracy"] >= a["accuracy"] + 0.25 and any(a["correct"])
+    assert np.median(np.array(b["errors_deg"])[np.array(b["correct"])]) < 10.0
+    assert np.median(np.array(a["errors_deg"])[np.array(a["correct"])]) > 10.0

@@ -13,8 +13,8 @@ Metrics: top-1 accuracy, per-class accuracy, confusion matrix, symmetry-aware ro
 R_pred R_gt^T minimised over the true class's symmetries; median over all samples of a set, and over the
 correctly classified ones). The report folder holds summary.md, metrics.json and PNG plots.
 `--mesh-refine`: every checkpoint is also scored with mesh pose refinement (`perception.mesh_pose`: the
-catalog's mesh of the predicted class aligned to the points by ICP from the network's rotation hypotheses),
-as a second row "<name> + mesh ICP"; the class decision is the network's in both rows.
+catalog's meshes of the two most probable classes aligned to the points by ICP from the network's rotation
+hypotheses, the class probabilities re-weighted by the fits), as a second row "<name> + mesh ICP".
 """
 import argparse
 import json
@@ -102,7 +102,10 @@ def evaluate_synthetic(classifier, catalog, protocol, views, seed, cache_dir=Non
     arrays = make_view_set(catalog, ViewConfig(protocol=protocol, num_points=classifier.num_points), views, seed,
                            "test", cache_dir, progress=progress)
     names = [catalog.classes[k] for k in arrays["label"]]
-    return score(classifier, list(arrays["points"]), names, arrays["rotation"])
+    # back in the camera frame (views are stored centred): the network centres them again, the mesh refinement
+    # needs the direction the camera looked from
+    clouds = list(arrays["points"].astype(np.float64) + arrays["centroid"][:, None, :].astype(np.float64))
+    return score(classifier, clouds, names, arrays["rotation"])
 
 
 def evaluate_real(classifier, objects):
