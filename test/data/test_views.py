@@ -6,8 +6,9 @@ import pytest
 import trimesh
 from scipy import ndimage
 
-from vn_perception.data.camera import DepthNoise
-from vn_perception.data.views import NoReturnHoles, ViewConfig, no_return_holes, render_view, sample_points
+from vn_perception.data.camera import DepthNoise, PinholeCamera, render_depth
+from vn_perception.data.views import (NeighbourBleed, NoReturnHoles, ViewConfig, neighbour_bleed, no_return_holes,
+                                      render_view, sample_points, through_crack_hits)
 
 BOX_EXTENTS = np.array([0.10, 0.06, 0.04])
 
@@ -159,3 +160,131 @@ def test_holes_are_off_by_default_and_leave_views_and_cache_keys_unchanged(monke
     assert view.num_visible == 2625                                    # the same view as before the option
     assert "holes" in ViewConfig(holes=NoReturnHoles()).describe()
     json.dumps(ViewConfig(holes=NoReturnHoles()).describe())
+
+
+def _square_depth(size=60, side=20):
+    """A `[side, side]` square at 1 m, 40 deg incidence, centred in a `[size, size]` window, NaN around:
+    `(depth, incidence_rad)`."""
+    depth = np.full((size, size), np.nan, np.float32)
+    lo = (size - side) // 2
+    depth[lo:lo + side, lo:lo + side] = 1.0
+    return depth, np.where(np.isfinite(depth), np.deg2rad(40.0), 0.0).astype(np.float32)
+
+
+def test_neighbour_bleed_is_seeded_and_adds_the_drawn_share_of_ring_pixels_behind():
+    depth, incidence = _square_depth()
+    bleed = NeighbourBleed(prob=1.0, fraction=(0.05, 0.05), ring_px=2, behind_m=(0.04, 0.04))
+    a = neighbour_bleed(depth, depth, incidence, DepthNoise.none(), bleed, np.random.default_rng(3))
+    b = neighbour_bleed(depth, depth, incidence, DepthNoise.none(), bleed, np.random.default_rng(3))
+    np.testing.assert_array_equal(a, b)
+    assert np.isnan(depth).sum() == 60 * 60 - 400                       # the input is not modified
+    added = np.isfinite(a) & ~np.isfinite(depth)
+    assert added.sum() == 20                                            # 5 % of the 400 silhouette pixels
+    np.testing.assert_allclose(a[added], 1.04, atol=1e-6)               # behind_m behind, noise-free sensor
+    assert np.array_equal(a[np.isfinite(depth)], depth[np.isfinite(depth)])
+    assert ndimage.distance_transform_edt(~np.isfinite(depth))[added].max() <= 2.0
+    # the nearest ring pixels first: a 5 % share fits in the first ring around one side
+    assert ndimage.distance_transform_edt(~np.isfinite(depth))[added].max() <= 1.5
+
+
+def test_neighbour_bleed_prob_and_off_side():
+    depth, incidence = _square_depth()
+    counts = [np.isfinite(neighbour_bleed(depth, depth, incidence, DepthNoise.none(), NeighbourBleed(prob=0.5),
+                                          np.random.default_rng(s))).sum() - 400 for s in range(100)]
+    assert np.mean(np.array(counts) == 0) == pytest.approx(0.5, abs=0.15)
+    assert max(counts) <= 0.08 * 400 + 1
+    with pytest.raises(ValueError):
+        NeighbourBleed(ring_px=5)                                       # beyond the render window's margin
+
+
+def test_render_view_with_bleed_is_seeded_and_adds_points_behind_the_object():
+    quiet = dict(num_points=128, noise=DepthNoise.none(), occlusion_prob=0.0, support_cut_prob=0.0)
+    bleed_config = ViewConfig(**quiet, bleed=NeighbourBleed(prob=1.0, fraction=(0.06, 0.06), behind_m=(0.05, 0.05)))
+    for seed in range(3):
+        a = render_view(_box(), bleed_config, np.random.default_rng(seed))
+        b = render_view(_box(), bleed_config, np.random.default_rng(seed))
+        np.testing.assert_array_equal(a.points, b.points)
+        plain = render_view(_box(), ViewConfig(**quiet), np.random.default_rng(seed))
+        np.testing.assert_array_equal(a.rotation, plain.rotation)     # same pose: bleed comes after the render
+        extra = a.num_visible - plain.num_visible
+        assert 0.05 * plain.num_visible <= extra <= 0.065 * plain.num_visible
+        # the extra points are off the box, farther from the camera than the object's front
+        camera_points = a.points.astype(np.float64) + a.centroid
+        gap = np.min(np.abs(np.abs(_in_object_frame(a)) - BOX_EXTENTS / 2), axis=1)
+        off = gap > 1e-3
+        assert off.any()
+        on_depth = camera_points[~off, 2]
+        assert np.all(camera_points[off, 2] > on_depth.min())
+
+
+def test_bleed_is_off_by_default_and_leaves_views_and_cache_keys_unchanged(monkeypatch):
+    plain = ViewConfig()
+    assert plain.bleed is None and "bleed" not in plain.describe()
+    digest = hashlib.sha1(json.dumps(plain.describe(), sort_keys=True, default=str).encode()).hexdigest()
+    assert digest == "534e5570eab89e0627c6559e923c7ca6d8245e5e"        # as before NoReturnHoles and NeighbourBleed
+    import vn_perception.data.views as views
+
+    def never(*args):
+        raise AssertionError("neighbour_bleed called with bleed off")
+    monkeypatch.setattr(views, "neighbour_bleed", never)
+    view = render_view(_box(), ViewConfig(num_points=128), np.random.default_rng(5))
+    assert view.num_visible == 2625                                    # the same view as before the option
+    described = ViewConfig(bleed=NeighbourBleed()).describe()
+    assert described["bleed"]["fraction"] == [0.02, 0.08]
+    json.dumps(described)
+
+
+def _quad(x0, x1, y0, y1, z, towards_camera):
+    """A rectangle at depth `z` (camera frame), its normal towards the camera (-z) or away from it."""
+    vertices = np.array([[x0, y0, z], [x1, y0, z], [x1, y1, z], [x0, y1, z]])
+    faces = np.array([[0, 2, 1], [0, 3, 2]]) if towards_camera else np.array([[0, 1, 2], [0, 2, 3]])
+    mesh = trimesh.Trimesh(vertices, faces, process=False)
+    assert np.sign(mesh.face_normals[0, 2]) == (-1 if towards_camera else 1)
+    return mesh
+
+
+def _slit_scene(far_towards_camera):
+    """A front wall at 1 m with a 6 mm slit (~3 px at 525 px) and a wall 5 cm behind it: depth, crack mask."""
+    camera = PinholeCamera.kinect()
+    front = [_quad(-0.1, -0.003, -0.1, 0.1, 1.0, True), _quad(0.003, 0.1, -0.1, 0.1, 1.0, True)]
+    mesh = trimesh.util.concatenate(front + [_quad(-0.1, 0.1, -0.1, 0.1, 1.05, far_towards_camera)])
+    roi = (280, 200, 360, 280)
+    depth = render_depth([mesh], camera, roi).depth
+    return depth, through_crack_hits(mesh, camera, roi, depth)
+
+
+def test_through_crack_hits_are_the_inside_of_the_far_wall_seen_through_a_slit():
+    depth, crack = _slit_scene(far_towards_camera=False)
+    seen_through = depth > 1.04
+    assert 80 <= seen_through.sum() and np.array_equal(crack, seen_through)
+    depth, crack = _slit_scene(far_towards_camera=True)       # a real surface behind a gap: kept
+    assert (depth > 1.04).sum() >= 80 and not crack.any()
+
+
+def test_render_view_without_crack_hits_on_a_cracked_box():
+    box = trimesh.creation.box(BOX_EXTENTS).subdivide().subdivide().subdivide()
+    cracked = trimesh.Trimesh(box.vertices, box.faces[np.abs(box.triangles_center[:, 0]) > 0.005], process=False)
+    quiet = dict(num_points=128, noise=DepthNoise.none(), occlusion_prob=0.0, support_cut_prob=0.0)
+    lost = []
+    for seed in range(4):
+        plain = render_view(cracked, ViewConfig(**quiet), np.random.default_rng(seed))
+        clean = render_view(cracked, ViewConfig(**quiet, drop_crack_hits=True), np.random.default_rng(seed))
+        np.testing.assert_array_equal(plain.rotation, clean.rotation)
+        lost.append(plain.num_visible - clean.num_visible)
+        assert 0 <= lost[-1] < 0.1 * plain.num_visible
+    assert max(lost) > 0
+    whole = [render_view(_box(), ViewConfig(**quiet, drop_crack_hits=True), np.random.default_rng(s)).num_visible
+             for s in range(4)]
+    assert whole == [render_view(_box(), ViewConfig(**quiet), np.random.default_rng(s)).num_visible for s in range(4)]
+
+
+def test_drop_crack_hits_is_off_by_default_and_leaves_views_and_cache_keys_unchanged(monkeypatch):
+    plain = ViewConfig()
+    assert not plain.drop_crack_hits and "drop_crack_hits" not in plain.describe()
+    import vn_perception.data.views as views
+
+    def never(*args):
+        raise AssertionError("through_crack_hits called with drop_crack_hits off")
+    monkeypatch.setattr(views, "through_crack_hits", never)
+    assert render_view(_box(), ViewConfig(num_points=128), np.random.default_rng(5)).num_visible == 2625
+    assert ViewConfig(drop_crack_hits=True).describe()["drop_crack_hits"] is True
