@@ -116,3 +116,14 @@ def test_init_from_and_train_only_the_refiner(tiny_args, tmp_path):
     other_args[1] = str(other)
     with pytest.raises(ValueError, match="classes differ"):
         main(other_args + ["--out", str(tmp_path / "bad2"), "--init-from", str(tmp_path / "base" / "model.pt")])
+
+
+def test_view_options_build_the_view_config():
+    from vn_perception.data.views import NeighbourBleed, ViewConfig
+    from vn_perception.training.train import view_config
+    assert view_config("so3", 512, "{}") == ViewConfig(protocol="so3", num_points=512)
+    config = view_config("z", 256, '{"bleed": {"prob": 1.0, "behind_m": [0.03, 0.05]}, "drop_crack_hits": true}')
+    assert config.bleed == NeighbourBleed(prob=1.0, behind_m=(0.03, 0.05)) and config.drop_crack_hits
+    assert config.describe() != view_config("z", 256, {}).describe()          # another cache key
+    with pytest.raises(ValueError, match="unknown view option"):
+        view_config("so3", 512, {"blead": {}})

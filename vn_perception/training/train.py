@@ -15,6 +15,7 @@ a resumed run follows the same course). At the end `model.pt` holds the weights 
 to ship or to load with `ObjectClassifier.load`).
 """
 import argparse
+import dataclasses
 import json
 import math
 import shlex
@@ -31,7 +32,7 @@ from tqdm.auto import tqdm
 from vn_perception.data.catalog import load_catalog
 from vn_perception.data.dataset import ViewDataset, make_view_set, subsample
 from vn_perception.data.paths import shared_catalog_dir
-from vn_perception.data.views import PROTOCOLS, ViewConfig
+from vn_perception.data.views import PROTOCOLS, NeighbourBleed, NoReturnHoles, ViewConfig
 from vn_perception.models.checkpoint import load_checkpoint, save_checkpoint, unwrap
 from vn_perception.models.factory import ENCODERS, build_model
 from vn_perception.models.symmetry import Symmetry, multi_hypothesis_loss, symmetric_rotation_loss
@@ -58,6 +59,10 @@ def add_arguments(parser):
     data.add_argument("--num-points", type=int, default=512, help="points per cloud fed to the network")
     data.add_argument("--view-points", type=int, default=512,
                       help="points stored per rendered view (>= --num-points; a random subset is drawn per epoch)")
+    data.add_argument("--view-options", default="{}",
+                      help="JSON of extra ViewConfig options (data/views.py) for the training and validation "
+                           "views, e.g. '{\"bleed\": {}, \"drop_crack_hits\": true}' (bleed / holes: "
+                           "NeighbourBleed / NoReturnHoles fields, {} = their defaults)")
     data.add_argument("--render-workers", type=int, default=0, help="processes rendering the views")
     data.add_argument("--cache-dir", default=None, help="view cache (default $VN_CACHE_DIR or .cache/)")
     data.add_argument("--jitter-m", type=float, default=0.001, help="augmentation: point jitter (m, std)")
@@ -102,10 +107,27 @@ def _catalog(args):
     return load_catalog(args.catalog, source=source, level=args.level)
 
 
+def view_config(protocol, num_points, options=None):
+    """`ViewConfig` with `options` (a dict or JSON text of further fields; `bleed` and `holes` given as dicts
+    of `NeighbourBleed` / `NoReturnHoles` fields, lists as tuples). ValueError names an unknown field."""
+    options = json.loads(options) if isinstance(options, str) else dict(options or {})
+    known = {f.name for f in dataclasses.fields(ViewConfig)} - {"protocol", "num_points"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ValueError(f"unknown view option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    parts = {"bleed": NeighbourBleed, "holes": NoReturnHoles}
+    values = {}
+    for key, value in options.items():
+        if key in parts and isinstance(value, dict):
+            value = parts[key](**{k: tuple(v) if isinstance(v, list) else v for k, v in value.items()})
+        values[key] = tuple(value) if isinstance(value, list) else value
+    return ViewConfig(protocol=protocol, num_points=num_points, **values)
+
+
 def _view_config(args):
     if args.view_points < args.num_points:
         raise ValueError(f"--view-points {args.view_points} < --num-points {args.num_points}")
-    return ViewConfig(protocol=args.protocol, num_points=args.view_points)
+    return view_config(args.protocol, args.view_points, getattr(args, "view_options", None))
 
 
 def _model_config(args, num_classes):
