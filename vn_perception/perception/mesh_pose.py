@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import trimesh
+from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from vn_perception.constants import EPS
@@ -47,6 +48,35 @@ class MeshFit:
     rms_m: float
     hypothesis: int
     mesh: int = 0
+
+
+class VoxelNearest:
+    """Nearest mesh sample of any point `[N, 3]` by table lookup: a voxel grid (`voxel_m`) over the samples'
+    bounding box plus `margin_m` holds, per voxel, a sample of the nearest occupied voxel
+    (`scipy.ndimage.distance_transform_edt` with indices, built once per mesh). A query is one array lookup
+    instead of a KD-tree search (fits measured 2x faster in all: 6.7 against 13 ms per object); the match is the
+    nearest sample to within about a voxel, which the point-to-plane step does not mind at 2.5 mm (same rotation
+    errors as the KD-tree on the real and SO(3) test views; 4 mm cells lost 0.4 deg of median on the SO(3)
+    views). The fit's score still uses the exact KD-tree.
+    Points beyond the margin match the samples of the grid's border."""
+
+    def __init__(self, samples, voxel_m=0.0025, margin_m=0.03):
+        self.samples, self.voxel_m = samples, float(voxel_m)
+        self.origin = samples.min(axis=0) - margin_m
+        shape = np.ceil((samples.max(axis=0) + margin_m - self.origin) / self.voxel_m).astype(int) + 1
+        cells = np.floor((samples - self.origin) / self.voxel_m).astype(int)
+        index_type = np.int16 if len(samples) < np.iinfo(np.int16).max else np.int32
+        owner = np.full(shape, -1, dtype=index_type)
+        owner[tuple(cells.T)] = np.arange(len(samples), dtype=index_type)
+        _, nearest_cell = ndimage.distance_transform_edt(owner < 0, return_indices=True)
+        self.table = owner[tuple(nearest_cell)]                                # [X, Y, Z] sample index
+        self.upper = np.array(shape) - 1
+
+    def query(self, points):
+        """(distances `[N]`, sample indices `[N]`) of `points [N, 3]` (the matched samples' distances)."""
+        cells = np.clip(np.floor((points - self.origin) / self.voxel_m).astype(int), 0, self.upper)
+        index = self.table[cells[:, 0], cells[:, 1], cells[:, 2]]
+        return np.linalg.norm(points - self.samples[index], axis=1), index
 
 
 def nearest_rotation(matrices):
@@ -78,6 +108,7 @@ class MeshPoseRefiner:
     steps for every hypothesis on `coarse_points` of the points, before only the `keep` best (by score)
     continue on all `points`; reject, reject_floor_m: in those last steps, matches farther than `reject` x
     the median match distance and `reject_floor_m` are outliers (bleeding of the segmentation, mixed pixels);
+    voxel_m: cell of the nearest-sample lookup table (`VoxelNearest`, ~1-3 MB per mesh at 2.5 mm);
     trim: the score of a fit is the RMS distance of its closest `trim` fraction of points to the mesh samples.
 
     Each step matches every point to its nearest mesh sample and solves the linearised point-to-plane problem
@@ -88,7 +119,7 @@ class MeshPoseRefiner:
     """
 
     def __init__(self, meshes, surface_points=2000, points=256, iterations=20, coarse_iterations=10, keep=3,
-                 trim=0.9, seed=0, coarse_points=64, reject=3.0, reject_floor_m=0.01):
+                 trim=0.9, seed=0, coarse_points=64, reject=3.0, reject_floor_m=0.01, voxel_m=0.0025):
         if not meshes:
             raise ValueError("MeshPoseRefiner needs at least one class mesh")
         if (not 0.0 < trim <= 1.0 or iterations < 1 or not 0 <= coarse_iterations <= iterations or keep < 1
@@ -102,14 +133,14 @@ class MeshPoseRefiner:
         self.surfaces = {}
         for label, group in meshes.items():
             group = group if isinstance(group, (list, tuple)) else [group]
-            self.surfaces[str(label)] = [self._surface(mesh, surface_points, seed) for mesh in group]
+            self.surfaces[str(label)] = [self._surface(mesh, surface_points, seed, voxel_m) for mesh in group]
 
     @staticmethod
-    def _surface(mesh, count, seed):
-        """(samples `[S, 3]`, their unit normals `[S, 3]`, KD-tree of the samples) of a mesh."""
+    def _surface(mesh, count, seed, voxel_m):
+        """(samples `[S, 3]`, their unit normals `[S, 3]`, KD-tree of the samples, `VoxelNearest` lookup)."""
         points, faces = trimesh.sample.sample_surface(mesh, int(count), seed=seed)
-        return np.asarray(points, dtype=np.float64), np.asarray(mesh.face_normals[faces], dtype=np.float64), \
-            cKDTree(points)
+        points = np.asarray(points, dtype=np.float64)
+        return points, np.asarray(mesh.face_normals[faces], dtype=np.float64), cKDTree(points), VoxelNearest(points, voxel_m)
 
     @classmethod
     def from_catalog(cls, path, source=None, level="instance", classes=None, **settings):
@@ -144,7 +175,7 @@ class MeshPoseRefiner:
         return min(fits, key=lambda f: f.rms_m)
 
     def _fit_mesh(self, points, surface, mesh_index, hypotheses):
-        samples, normals, tree = surface
+        samples, normals, tree, lookup = surface
         centroid = points.mean(axis=0)
         view = centroid / max(np.linalg.norm(centroid), EPS)                      # camera -> object ray
         facing = np.einsum("hij,sj,i->hs", hypotheses, normals, view) < 0          # [H, S] seen from the camera
@@ -158,17 +189,17 @@ class MeshPoseRefiner:
                 order = np.argsort(self._rms(coarse, tree, rotation, translation))[:self.keep]
                 rotation, translation, active = rotation[order], translation[order], active[order]
             pruned = step >= self.coarse_iterations or len(active) <= self.keep
-            rotation, translation = self._step(points if pruned else coarse, samples, normals, tree, rotation,
+            rotation, translation = self._step(points if pruned else coarse, samples, normals, lookup, rotation,
                                                translation, reject_outliers=pruned)
         rms = self._rms(points, tree, rotation, translation)
         best = int(np.argmin(rms))
         return MeshFit(rotation[best], translation[best], float(rms[best]), int(active[best]), mesh_index)
 
-    def _step(self, points, samples, normals, tree, rotation, translation, reject_outliers=True):
+    def _step(self, points, samples, normals, lookup, rotation, translation, reject_outliers=True):
         """One damped point-to-plane Gauss-Newton step for every (rotation, translation) `[H, 3, 3]`, `[H, 3]`."""
         h = len(rotation)
         local = np.matmul(points[None] - translation[:, None], rotation)                   # R^T (p - t), [H, M, 3]
-        distance, nearest = tree.query(local.reshape(-1, 3))
+        distance, nearest = lookup.query(local.reshape(-1, 3))
         distance, nearest = distance.reshape(h, -1), nearest.reshape(h, -1)
         # outliers (refinement phase only: far starts must be free to move): matches farther than `reject` x
         # the median match distance and `reject_floor_m`. Not a fixed fraction (trimmed ICP): that drops the
