@@ -29,7 +29,7 @@ from vn_perception.data.catalog import load_catalog
 from vn_perception.data.dataset import make_view_set
 from vn_perception.perception.mesh_pose import MeshPoseRefiner, MeshRefinedClassifier
 from vn_perception.data.paths import real_dev_file, shared_catalog_dir
-from vn_perception.data.views import PROTOCOLS, ViewConfig
+from vn_perception.data.views import PROTOCOLS
 from vn_perception.evaluation.metrics import rotation_summary
 from vn_perception.evaluation.report import confusion_matrix_png, markdown_table, rotation_cdf_png
 from vn_perception.training.metrics import confusion_matrix, per_class_accuracy, rotation_errors_deg
@@ -61,6 +61,8 @@ def add_arguments(parser):
     parser.add_argument("--out", default="reports/evaluate", help="report folder")
     parser.add_argument("--confusion-plots", type=int, default=-1,
                         help="confusion matrices and rotation-error CDF for the first N checkpoints only (-1: all)")
+    parser.add_argument("--view-options", default="{}",
+                        help="JSON of extra ViewConfig options for the test views (as `train --view-options`)")
     parser.add_argument("--mesh-refine", action="store_true",
                         help="also score each checkpoint with mesh pose refinement (ICP of the catalog's meshes)")
     parser.add_argument("--quiet", action="store_true")
@@ -97,9 +99,11 @@ def score(classifier, clouds, truth_names, truth_rotations):
                           "matrix": matrix[np.ix_(present, present)].tolist()}}
 
 
-def evaluate_synthetic(classifier, catalog, protocol, views, seed, cache_dir=None, progress=True):
-    """Scores on `views` test views per object of `catalog` rendered with `protocol`."""
-    arrays = make_view_set(catalog, ViewConfig(protocol=protocol, num_points=classifier.num_points), views, seed,
+def evaluate_synthetic(classifier, catalog, protocol, views, seed, cache_dir=None, progress=True, view_options=None):
+    """Scores on `views` test views per object of `catalog` rendered with `protocol` (and `view_options`,
+    further `ViewConfig` fields as for `vn-perception train --view-options`)."""
+    from vn_perception.training.train import view_config
+    arrays = make_view_set(catalog, view_config(protocol, classifier.num_points, view_options), views, seed,
                            "test", cache_dir, progress=progress)
     names = [catalog.classes[k] for k in arrays["label"]]
     # back in the camera frame (views are stored centred): the network centres them again, the mesh refinement
@@ -216,13 +220,14 @@ def evaluate(args):
                                        if refiner is not None else [])
         for variant, classifier in variants:
             tests = {p: evaluate_synthetic(classifier, catalog, p, args.views, args.seed, args.cache_dir,
-                                           not args.quiet) for p in args.protocols}
+                                           not args.quiet, args.view_options) for p in args.protocols}
             if objects:
                 tests[REAL] = evaluate_real(classifier, objects)
             protocol = loaded.metadata.get("training", {}).get("options", {}).get("protocol")
             results[variant] = {"train_protocol": protocol, "path": str(path), "tests": tests}
     settings = {"catalog": f"{args.catalog} (source {args.source}, {args.level} level)",
-                "test views": f"{args.views} per object and protocol, seed {args.seed} (split 'test')",
+                "test views": f"{args.views} per object and protocol, seed {args.seed} (split 'test')"
+                              + (f", view options {args.view_options}" if json.loads(args.view_options) else ""),
                 "real frames": f"{args.real or 'none'} (visibility >= {args.min_visibility}; "
                                f"{len(objects or [])} objects)"}
     write_report(args.out, results, settings, args.confusion_plots)

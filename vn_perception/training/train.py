@@ -151,7 +151,8 @@ def _metadata(args, catalog, model, view_config, metrics):
 
 
 def _argv(args):
-    return getattr(args, "_argv", None) or sys.argv[1:]
+    argv = getattr(args, "_argv", None) or sys.argv[1:]
+    return argv[1:] if argv[:1] == ["train"] else argv          # `vn-perception train ...`: drop the subcommand
 
 
 def cosine_factor(epoch, epochs, floor):
