@@ -162,11 +162,14 @@ MULTI = {"orientation": "multi_frame", "orientation_hidden": [32], "orientation_
 MULTI_KINDS = {**OUT_KINDS, "confidence": "invariant", "hypotheses": lambda t, R: R.to(t.dtype) @ t}
 
 
-def _randomised_multi_frame(dtype=torch.float64):
-    """A multi_frame fast_vn whose correction and confidence layers are random (they start near constant)."""
-    model = _model("fast_vn", dtype, dropout=0.0, **MULTI)
+def _randomised_multi_frame(dtype=torch.float64, config=MULTI):
+    """A multi_frame fast_vn (with `config`) whose correction and confidence layers, and the refiner's last layer
+    when it has one, are random (they start near constant)."""
+    model = _model("fast_vn", dtype, dropout=0.0, **config)
+    layers = [model.orientation.to_rotations, model.orientation.to_confidence]
+    layers += [model.refiner.mlp[-1]] if model.refiner is not None else []
     with torch.no_grad():
-        for layer in (model.orientation.to_rotations, model.orientation.to_confidence):
+        for layer in layers:
             for p in layer.parameters():
                 p.normal_()
     return model
@@ -237,19 +240,9 @@ REFINE = {**MULTI, "refine": "canonical", "refine_points": 32, "refine_point_hid
 REFINE_KINDS = {**MULTI_KINDS, "coarse_confidence": "invariant", "coarse_hypotheses": MULTI_KINDS["hypotheses"]}
 
 
-def _randomised_refined(dtype=torch.float64):
-    """A multi_frame + canonical refiner fast_vn with random head and refiner outputs (both start near constant)."""
-    model = _model("fast_vn", dtype, dropout=0.0, **REFINE)
-    with torch.no_grad():
-        for layer in (model.orientation.to_rotations, model.orientation.to_confidence, model.refiner.mlp[-1]):
-            for p in layer.parameters():
-                p.normal_()
-    return model
-
-
 @pytest.mark.parametrize("train", [False, True], ids=["eval", "train"])
 def test_canonical_refiner_equivariant_float64(train, generator):
-    model = _randomised_refined().train(train)
+    model = _randomised_multi_frame(config=REFINE).train(train)
     cloud = _cloud(3, 48)
     assert_equivariant(model, cloud, "points", REFINE_KINDS, atol=1e-9, n_trials=3, generator=generator)
     out = model(cloud)
