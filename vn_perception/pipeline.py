@@ -73,8 +73,8 @@ def _read_yaml(path):
 def load_pipeline_config(config=None):
     """The pipeline configuration as a dict: the packaged defaults with `config` merged over them.
 
-    config: None | path to a YAML file | dict. `segmentation`, `classifier` and `pose_refinement` merge per sub-key; unknown
-    top-level keys raise ValueError.
+    config: None | path to a YAML file | dict. `segmentation`, `classifier` and `pose_refinement` merge per
+    sub-key; unknown top-level keys raise ValueError.
     """
     merged = _read_yaml(DEFAULT_CONFIG_PATH)
     if config is None:

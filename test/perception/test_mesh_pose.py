@@ -63,7 +63,8 @@ def test_fit_is_equivariant_and_deterministic(refiner):
     Q = Rotation.random(random_state=7).as_matrix()
     a = refiner.fit(points, "mug", hypotheses)
     b = refiner.fit(points @ Q.T, "mug", Q @ hypotheses)
-    assert np.allclose(Q @ a.rotation, b.rotation, atol=1e-8) and np.allclose(Q @ a.translation, b.translation, atol=1e-8)
+    assert np.allclose(Q @ a.rotation, b.rotation, atol=1e-8)
+    assert np.allclose(Q @ a.translation, b.translation, atol=1e-8)
     again = refiner.fit(points, "mug", hypotheses)
     assert np.array_equal(a.rotation, again.rotation) and a.rms_m == again.rms_m
 

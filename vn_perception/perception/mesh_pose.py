@@ -140,7 +140,8 @@ class MeshPoseRefiner:
         """(samples `[S, 3]`, their unit normals `[S, 3]`, KD-tree of the samples, `VoxelNearest` lookup)."""
         points, faces = trimesh.sample.sample_surface(mesh, int(count), seed=seed)
         points = np.asarray(points, dtype=np.float64)
-        return points, np.asarray(mesh.face_normals[faces], dtype=np.float64), cKDTree(points), VoxelNearest(points, voxel_m)
+        normals = np.asarray(mesh.face_normals[faces], dtype=np.float64)
+        return points, normals, cKDTree(points), VoxelNearest(points, voxel_m)
 
     @classmethod
     def from_catalog(cls, path, source=None, level="instance", classes=None, **settings):

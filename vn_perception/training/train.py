@@ -8,8 +8,11 @@ Data: `--views` synthetic views per object for training, `--val-views` for valid
 cached), protocol `z` or `so3` for both the rendered views and the rotation augmentation. Loss: cross-entropy
 with label smoothing + `--rotation-weight` x `models.symmetry.symmetric_rotation_loss` (orientation head
 `multi_frame`: x `models.symmetry.multi_hypothesis_loss`, relaxed winner-takes-all over the hypotheses with
-`--hypothesis-mean-weight` on their mean, plus `--confidence-weight` x the confidence cross-entropy). AdamW with a cosine
-learning-rate schedule (per epoch). Every epoch writes `last.pt` and `epoch_NNN.pt` (weights, optimiser and
+`--hypothesis-mean-weight` on their mean, plus `--confidence-weight` x the confidence cross-entropy; with
+`refine: canonical` the same again for the refined hypotheses, x `--refine-weight`). AdamW with a cosine
+learning-rate schedule (per epoch). `--init-from CKPT` starts from a trained model's weights (new parts keep
+their initialisation), `--train-only PARTS` freezes the others; `--view-options` adds simulator options
+(`data/views.py`: neighbour bleed, crack hits, holes) to the training and validation views. Every epoch writes `last.pt` and `epoch_NNN.pt` (weights, optimiser and
 scheduler state) and appends to `metrics.jsonl`; `--resume` continues from `last.pt` (epochs are seeded, so
 a resumed run follows the same course). At the end `model.pt` holds the weights and metadata only (the file
 to ship or to load with `ObjectClassifier.load`).
