@@ -94,14 +94,16 @@ def load_pipeline_config(config=None):
 def with_mesh_refinement(classifier, settings):
     """`classifier` wrapped in a `MeshRefinedClassifier` when `settings` (the `pose_refinement` section) names
     a mesh `catalog`; unchanged otherwise (or when already wrapped). Other keys: `source`, `level` (of the
-    catalog) and the `MeshPoseRefiner` settings."""
+    catalog), `candidates`, `noise_m`, `min_probability` (`MeshRefinedClassifier`) and the `MeshPoseRefiner`
+    settings."""
     settings = dict(settings or {})
     catalog = settings.pop("catalog", None)
     if not catalog or hasattr(classifier, "refiner"):
         return classifier
     from vn_perception.perception.mesh_pose import MeshPoseRefiner, MeshRefinedClassifier
+    check = {key: settings.pop(key) for key in ("candidates", "noise_m", "min_probability") if key in settings}
     refiner = MeshPoseRefiner.from_catalog(catalog, classes=classifier.classes, **settings)
-    return MeshRefinedClassifier(classifier, refiner)
+    return MeshRefinedClassifier(classifier, refiner, **check)
 
 
 def _oriented_box(points, rotation):
