@@ -139,6 +139,8 @@ def spinning_node(name):
         yield node, spinner.start
     finally:
         executor.shutdown()
+        if spinner.is_alive():          # the spin loop ends before its node goes (no destroy under a running wait)
+            spinner.join(timeout=5.0)
         node.destroy_node()
         rclpy.try_shutdown(context=context)
 
