@@ -68,3 +68,18 @@ def test_point_subsets(primitive_folder, tmp_path):
     np.testing.assert_array_equal(fixed, subsample(arrays["points"], 16, seed=1))
     with pytest.raises(ValueError, match="stored points"):
         ViewDataset(arrays, num_points=65)
+
+
+def test_two_writers_of_the_same_view_set_agree(primitive_folder, tmp_path):
+    """Two trainings asking for the same views at once (here two threads) both get the whole set, equal to a
+    single writer's; neither trips over the other's temporary files."""
+    from concurrent.futures import ThreadPoolExecutor
+    catalog = load_catalog(primitive_folder)
+    single = make_view_set(catalog, CONFIG, 3, seed=2, cache_dir=tmp_path / "single", progress=False)
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: make_view_set(catalog, CONFIG, 3, seed=2, cache_dir=tmp_path / "shared",
+                                                        progress=False), range(2)))
+    for result in results:
+        _same(single, result)
+    assert (tmp_path / "shared" / f"train_so3_{set_key(catalog, CONFIG, 3, 2, 'train')}.npz").is_file()
+    assert not list((tmp_path / "shared").rglob("*.tmp.npz"))               # no temporary file left behind

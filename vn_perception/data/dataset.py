@@ -14,6 +14,8 @@ Arrays of a set (M = objects x views): `points [M, P, 3]` float32 (centred, metr
 import hashlib
 import json
 import multiprocessing
+import os
+import threading
 import zlib
 from pathlib import Path
 
@@ -58,12 +60,23 @@ def render_object_views(catalog, object_index, config, views_per_object, seed, s
     return {k: np.asarray(v) for k, v in out.items()}
 
 
+def _save_atomically(path, arrays):
+    """`np.savez` under a name unique to this process and thread, then a rename: writers of the same cache entry
+    (two trainings asking for the same views at once) never rename or read each other's partial files."""
+    tmp = path.with_name(f"{path.name[:-len('.npz')]}.{os.getpid()}-{threading.get_ident()}.tmp.npz")
+    path.parent.mkdir(parents=True, exist_ok=True)        # the other writer may have finished and removed it
+    np.savez(tmp, **arrays)
+    tmp.replace(path)
+
+
+def _load_arrays(path):
+    with np.load(path) as data:
+        return {k: data[k] for k in ARRAY_KEYS}
+
+
 def _render_part(job):
     catalog, i, config, views, seed, split, part = job
-    arrays = render_object_views(catalog, i, config, views, seed, split)
-    tmp = part.with_suffix(".tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(part)
+    _save_atomically(part, render_object_views(catalog, i, config, views, seed, split))
     return i
 
 
@@ -75,8 +88,7 @@ def make_view_set(catalog, config, views_per_object, seed=0, split="train", cach
     key = set_key(catalog, config, views_per_object, seed, split)
     final = cache_dir / f"{split}_{config.protocol}_{key}.npz"
     if final.is_file():
-        with np.load(final) as data:
-            return {k: data[k] for k in ARRAY_KEYS}
+        return _load_arrays(final)
     parts_dir = cache_dir / f"{split}_{config.protocol}_{key}.parts"
     parts_dir.mkdir(parents=True, exist_ok=True)
     parts = [parts_dir / f"object_{i:04d}.npz" for i in range(len(catalog))]
@@ -93,17 +105,20 @@ def make_view_set(catalog, config, views_per_object, seed=0, split="train", cach
             _render_part(job)
             bar.update()
     bar.close()
-    chunks = []
-    for part in parts:
-        with np.load(part) as data:
-            chunks.append({k: data[k] for k in ARRAY_KEYS})
+    try:
+        chunks = [_load_arrays(part) for part in parts]
+    except FileNotFoundError:           # another process finished the same set and removed its parts meanwhile
+        if final.is_file():
+            return _load_arrays(final)
+        raise
     arrays = {k: np.concatenate([c[k] for c in chunks]) for k in ARRAY_KEYS}
-    tmp = final.with_suffix(".tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(final)
+    _save_atomically(final, arrays)
     for part in parts:
-        part.unlink()
-    parts_dir.rmdir()
+        part.unlink(missing_ok=True)
+    try:
+        parts_dir.rmdir()
+    except OSError:                     # gone already, or another process's temporary file still in it
+        pass
     return arrays
 
 
