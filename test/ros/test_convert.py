@@ -172,3 +172,18 @@ def test_refined_detection_publishes_the_mesh_frame_pose(rotation):
     assert [box.position.x, box.position.y, box.position.z] == pytest.approx(
         list(frame_rotation @ detection.position + frame_translation))
     assert pose.orientation == box.orientation
+
+
+def test_mesh_refined_detections_get_the_refined_rotation_sigma(rotation):
+    metadata = {"metrics": {"val_rotation_median_deg": 30.0},
+                "evaluation": {"with_mesh_refinement": {"so3": {"rotation_median_deg_correct": 1.2},
+                                                        "real": {"rotation_median_deg_correct": 2.5}}}}
+    coarse, refined = convert.rotation_std_rad(metadata), convert.rotation_std_rad(metadata, mesh_refined=True)
+    assert refined == pytest.approx(convert.rotation_std_rad({"metrics": {"val_rotation_median_deg": 2.5}}))
+    assert convert.rotation_std_rad({"metrics": {}}, mesh_refined=True) is None
+    plain, fitted = _detection("mug", 0.9, rotation), _detection("mug", 0.9, rotation)
+    fitted.translation = np.array([0.1, -0.2, 0.95])
+    message = convert.detection_array([plain, fitted], _header(), ["mug"], [Symmetry.parse("none")],
+                                      rotation_std=coarse, refined_rotation_std=refined)
+    blocks = [_rotation_block(d.results[0].pose.covariance) for d in message.detections]
+    assert np.allclose(blocks[0], np.eye(3) * coarse ** 2) and np.allclose(blocks[1], np.eye(3) * refined ** 2)

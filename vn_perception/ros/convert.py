@@ -94,10 +94,17 @@ def _symmetry_axis(symmetry):
     return axis / max(np.linalg.norm(axis), 1e-12)
 
 
-def rotation_std_rad(metadata):
+def rotation_std_rad(metadata, mesh_refined=False):
     """Per-axis rotation sigma (rad) of a classifier: from its checkpoint metadata's symmetry-aware validation
     median error (`metrics.val_rotation_median_deg`, synthetic views: a lower bound for real scenes) as
-    median / MAXWELL_MEDIAN_PER_SIGMA; ROTATION_STD_RAD when the checkpoint records none."""
+    median / MAXWELL_MEDIAN_PER_SIGMA; ROTATION_STD_RAD when the checkpoint records none. `mesh_refined`: the
+    sigma of mesh-refined rotations instead, from the largest correctly-classified median of
+    `evaluation.with_mesh_refinement` (the real frames' for the shipped model); None when it records none."""
+    if mesh_refined:
+        tests = ((metadata or {}).get("evaluation") or {}).get("with_mesh_refinement") or {}
+        medians = [t.get("rotation_median_deg_correct") for t in tests.values() if isinstance(t, dict)]
+        medians = [float(m) for m in medians if m is not None and math.isfinite(float(m)) and float(m) > 0]
+        return math.radians(max(medians)) / MAXWELL_MEDIAN_PER_SIGMA if medians else None
     median_deg = ((metadata or {}).get("metrics") or {}).get("val_rotation_median_deg")
     if median_deg is None or not math.isfinite(float(median_deg)) or float(median_deg) <= 0:
         return ROTATION_STD_RAD
@@ -154,13 +161,15 @@ def _symmetry_of(symmetries, classes, label):
 
 
 def detection_array(detections, header, classes, symmetries=None, top_k=1, frame_transform=None,
-                    rotation_std=ROTATION_STD_RAD):
+                    rotation_std=ROTATION_STD_RAD, refined_rotation_std=None):
     """vision_msgs/Detection3DArray of pipeline Detections.
 
     header: std_msgs/Header of the output (the source cloud's stamp, the published frame).
     classes: the classifier's class names; symmetries: per class (see `_symmetry_of`).
     frame_transform: optional (R (3, 3), t (3,)) cloud frame -> published frame.
-    rotation_std: per-axis rotation sigma (rad) of the classifier (`rotation_std_rad`).
+    rotation_std: per-axis rotation sigma (rad) of the classifier (`rotation_std_rad`); refined_rotation_std: the
+    one of mesh-refined detections (`detection.translation` set; `rotation_std_rad(metadata, mesh_refined=True)`),
+    None = rotation_std for all.
     Each Detection3D: `id` = its index in this message; results = top-k hypotheses, all carrying the same
     pose with covariance; bbox.center = the oriented box's pose, bbox.size = the box sides (m). The results'
     pose is the box's too, except with pose refinement (`detection.translation` set): then it is the pose of
@@ -170,14 +179,15 @@ def detection_array(detections, header, classes, symmetries=None, top_k=1, frame
     for index, detection in enumerate(detections):
         rotation, position = _pose_in_frame(detection, frame_transform)
         pose = _pose_msg(rotation, position)
-        object_pose = pose
+        object_pose, sigma = pose, rotation_std
         if getattr(detection, "translation", None) is not None:
+            sigma = refined_rotation_std if refined_rotation_std is not None else rotation_std
             origin = np.asarray(detection.translation, dtype=np.float64).reshape(3)
             if frame_transform is not None:
                 origin = np.asarray(frame_transform[0], dtype=np.float64) @ origin + np.asarray(frame_transform[1])
             object_pose = _pose_msg(rotation, origin)
         covariance = pose_covariance(rotation, detection.size, detection.point_count,
-                                     _symmetry_of(symmetries, classes, str(detection.label)), rotation_std)
+                                     _symmetry_of(symmetries, classes, str(detection.label)), sigma)
         size = np.abs(np.asarray(detection.size, dtype=np.float64)).reshape(3)
         message.detections.append(Detection3D(
             header=header,

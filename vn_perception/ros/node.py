@@ -205,9 +205,10 @@ class VnPerceptionNode(Node):
         detections = [d for d in detections if d.score >= settings.min_score]
         classifier = self._inference.classifier
         header = convert.output_header(cloud.header, settings.target_frame)
+        metadata = getattr(classifier, "metadata", None)
         message = convert.detection_array(detections, header, classifier.classes, classifier.symmetries,
-                                          settings.top_k, frame_transform,
-                                          convert.rotation_std_rad(getattr(classifier, "metadata", None)))
+                                          settings.top_k, frame_transform, convert.rotation_std_rad(metadata),
+                                          convert.rotation_std_rad(metadata, mesh_refined=True))
         self._detections_pub.publish(message)
         if settings.publish_markers:
             self._markers_pub.publish(convert.marker_array(message, classifier.classes, namespace=item.source))
