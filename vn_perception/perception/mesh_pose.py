@@ -40,7 +40,7 @@ CUBE_GROUP = spread_rotations(24)
 @dataclass
 class MeshFit:
     """One alignment: `rotation [3, 3]` and `translation [3]` (mesh frame -> sensor frame, m), `rms_m` (trimmed
-    RMS distance of the object points to the aligned mesh), `hypothesis` (index of the starting rotation),
+    RMS distance of the object points to the aligned mesh's surface), `hypothesis` (index of the starting rotation),
     `mesh` (index of the mesh among the class's meshes: the instance, for category-level catalogs)."""
 
     rotation: np.ndarray
@@ -109,7 +109,8 @@ class MeshPoseRefiner:
     continue on all `points`; reject, reject_floor_m: in those last steps, matches farther than `reject` x
     the median match distance and `reject_floor_m` are outliers (bleeding of the segmentation, mixed pixels);
     voxel_m: cell of the nearest-sample lookup table (`VoxelNearest`, ~1-3 MB per mesh at 2.5 mm);
-    trim: the score of a fit is the RMS distance of its closest `trim` fraction of points to the mesh samples.
+    trim: the score of a fit is the RMS distance to the mesh surface of its closest `trim` fraction of points
+    (`_rms`).
 
     Each step matches every point to its nearest mesh sample and solves the linearised point-to-plane problem
     (6 unknowns per hypothesis, damped): point-to-plane rather than point-to-point because it slides along

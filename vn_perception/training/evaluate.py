@@ -13,7 +13,7 @@ Metrics: top-1 accuracy, per-class accuracy, confusion matrix, symmetry-aware ro
 R_pred R_gt^T minimised over the true class's symmetries; median over all samples of a set, and over the
 correctly classified ones). The report folder holds summary.md, metrics.json and PNG plots.
 `--mesh-refine`: every checkpoint is also scored with mesh pose refinement (`perception.mesh_pose`: the
-catalog's meshes of the two most probable classes aligned to the points by ICP from the network's rotation
+catalog's meshes of the three most probable classes aligned to the points by ICP from the network's rotation
 hypotheses, the class probabilities re-weighted by the fits), as a second row "<name> + mesh ICP".
 """
 import argparse
@@ -27,11 +27,11 @@ from tqdm.auto import tqdm
 from vn_perception.classifier import ObjectClassifier
 from vn_perception.data.catalog import load_catalog
 from vn_perception.data.dataset import make_view_set
-from vn_perception.perception.mesh_pose import MeshPoseRefiner, MeshRefinedClassifier
 from vn_perception.data.paths import real_dev_file, shared_catalog_dir
 from vn_perception.data.views import PROTOCOLS
 from vn_perception.evaluation.metrics import rotation_summary
 from vn_perception.evaluation.report import confusion_matrix_png, markdown_table, rotation_cdf_png
+from vn_perception.perception.mesh_pose import MeshPoseRefiner, MeshRefinedClassifier
 from vn_perception.training.metrics import confusion_matrix, per_class_accuracy, rotation_errors_deg
 from vn_perception.training.real import real_objects
 from vn_perception.utils.device import DEVICE_CHOICES
@@ -201,16 +201,12 @@ def evaluate(args):
     """Evaluate every checkpoint of `args`; writes the report folder and returns the results dict."""
     catalog = load_catalog(args.catalog, source=None if args.source in ("all", "") else args.source,
                            level=args.level)
-    objects, refiner = None, None
-    meshes = {e.label: e.load_mesh() for e in catalog.entries} if args.real or args.mesh_refine else {}
-    if args.real:
-        objects = real_objects(args.real, meshes, min_visibility=args.min_visibility)
-    if args.mesh_refine:
-        grouped = {}
-        for entry in catalog.entries:
-            grouped.setdefault(entry.label, []).append(meshes[entry.label] if args.level == "instance"
-                                                       else entry.load_mesh())
-        refiner = MeshPoseRefiner(grouped)
+    meshes = {}                                     # class -> its meshes (one per catalog entry)
+    for entry in catalog.entries if args.real or args.mesh_refine else []:
+        meshes.setdefault(entry.label, []).append(entry.load_mesh())
+    objects = (real_objects(args.real, {label: group[0] for label, group in meshes.items()},
+                            min_visibility=args.min_visibility) if args.real else None)
+    refiner = MeshPoseRefiner(meshes) if args.mesh_refine else None
     names = args.names or []
     results = {}
     for i, path in enumerate(tqdm(args.checkpoints, desc="checkpoints", disable=args.quiet)):

@@ -12,10 +12,10 @@ with label smoothing + `--rotation-weight` x `models.symmetry.symmetric_rotation
 `refine: canonical` the same again for the refined hypotheses, x `--refine-weight`). AdamW with a cosine
 learning-rate schedule (per epoch). `--init-from CKPT` starts from a trained model's weights (new parts keep
 their initialisation), `--train-only PARTS` freezes the others; `--view-options` adds simulator options
-(`data/views.py`: neighbour bleed, crack hits, holes) to the training and validation views. Every epoch writes `last.pt` and `epoch_NNN.pt` (weights, optimiser and
-scheduler state) and appends to `metrics.jsonl`; `--resume` continues from `last.pt` (epochs are seeded, so
-a resumed run follows the same course). At the end `model.pt` holds the weights and metadata only (the file
-to ship or to load with `ObjectClassifier.load`).
+(`data/views.py`: neighbour bleed, crack hits, holes) to the training and validation views. Every epoch writes
+`last.pt` and `epoch_NNN.pt` (weights, optimiser and scheduler state) and appends to `metrics.jsonl`;
+`--resume` continues from `last.pt` (epochs are seeded, so a resumed run follows the same course). At the end
+`model.pt` holds the weights and metadata only (the file to ship or to load with `ObjectClassifier.load`).
 """
 import argparse
 import dataclasses
